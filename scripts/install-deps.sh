@@ -1,0 +1,30 @@
+#!/bin/sh
+# Install the Debian packages kappa's build and tests need.  Idempotent: it
+# asks dpkg what is missing and installs only that, as root or through sudo.
+# `make run`, `make test` and `make bench` call it first.
+set -eu
+
+PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
+      libclang-rt-14-dev util-linux"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "install-deps: need root or sudo to install:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

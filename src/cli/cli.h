@@ -1,0 +1,11 @@
+/*
+ * cli.h -- kappa's subcommands.  Each takes the arguments after its own name
+ * and returns the process exit status (0 success, 1 failure or findings,
+ * 2 usage error).
+ */
+#ifndef KP_CLI_H
+#define KP_CLI_H
+
+int cli_log(int argc, char **argv);     /* kappa log check DIR */
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * main.c -- the one kappa binary: dispatch to a subcommand.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KAPPA_VERSION "0.1.0"
+
+static int usage(FILE *out)
+{
+    fprintf(out,
+            "kappa " KAPPA_VERSION " -- the Kappa architecture in one program\n"
+            "\n"
+            "usage: kappa COMMAND [ARGS]\n"
+            "\n"
+            "commands in this build:\n"
+            "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
+            "  version              print the version\n"
+            "  help                 this text\n"
+            "\n"
+            "The Kafka-protocol broker (`kappa server`), the stream processor and the\n"
+            "serving layer are being built on this log engine; see README.md.\n");
+    return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage(stderr);
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "log") == 0)
+        return cli_log(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("kappa %s\n", KAPPA_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
+        return usage(stdout);
+    fprintf(stderr, "kappa: unknown command '%s' (try `kappa help`)\n", cmd);
+    return 2;
+}
