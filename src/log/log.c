@@ -564,6 +564,18 @@ int log_maintain(log_t *log, int64_t now_ms)
 
 /* ---- topic administration ------------------------------------------------------ */
 
+/* A partition directory that no topic metadata names is what a crash during
+ * an earlier creation (or partition addition) left behind: remove it. */
+static void remove_orphan_dir(const log_t *log, const char *topic, int32_t partition)
+{
+    char pdir[PATH_MAX + 300];
+    snprintf(pdir, sizeof pdir, "%s/%s-%d", log->dir, topic, partition);
+    if (access(pdir, F_OK) == 0) {
+        KP_WARN("topic %s: removing %s left by an interrupted creation", topic, pdir);
+        nftw(pdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
 int log_topic_create(log_t *log, const char *name, int32_t partitions,
                      const char *const *overrides)
 {
@@ -584,8 +596,11 @@ int log_topic_create(log_t *log, const char *name, int32_t partitions,
         rc = KP_ENOMEM;
         goto fail;
     }
-    /* Invariant (3): partition directories first, then the metadata file. */
+    /* Invariant (3): partition directories first, then the metadata file.
+     * A directory already there belongs to no topic: it is what a crash
+     * during an earlier creation of this name left behind. */
     for (int32_t i = 0; i < partitions; i++) {
+        remove_orphan_dir(log, name, i);
         rc = partition_create(log, t, i, &t->partitions[i]);
         if (rc)
             goto fail;
@@ -675,6 +690,7 @@ int log_topic_add_partitions(log_t *log, const char *name, int32_t total)
     int32_t old = t->npartitions;
     int rc = 0;
     for (int32_t i = old; i < total && rc == 0; i++) {
+        remove_orphan_dir(log, name, i);
         rc = partition_create(log, t, i, &t->partitions[i]);
         if (rc == 0)
             t->npartitions = i + 1;

@@ -493,6 +493,66 @@ TEST(crash_at_every_step_of_compaction)
         test_fail(__FILE__, __LINE__, "crash at op %ld: %s", c.fail_seq, c.why);
 }
 
+/* After a crash at any step of topic creation, the log opens, and the topic
+ * either exists and takes appends or can be created again. */
+static int create_images, create_failures;
+static char create_why[256];
+
+static void at_create_op(long seq, const char *what, void *ctx)
+{
+    const char *live = ctx;
+    (void)what;
+    const char *img = test_tmpdir("cimg");
+    faultfs_set_op_hook(NULL, NULL);
+    const kp_file_ops_t *saved = kp_file_ops;
+    int rc = faultfs_image(live, img, NULL, NULL);
+    kp_file_set_ops(NULL);
+    kp_log_set_sink(quiet, NULL);
+    log_t *log = NULL;
+    if (rc == 0)
+        rc = log_open(img, NULL, &log);
+    if (rc == 0 && !log_topic_find(log, "n"))
+        rc = log_topic_create(log, "n", 3, NULL);
+    for (int i = 0; rc == 0 && i < 3; i++) {
+        uint8_t *buf;
+        size_t len;
+        partition_append_result_t res;
+        tl_make_batch(0, 1, "v", 0, 0, 0, &buf, &len);
+        rc = partition_append(log_partition(log, "n", i), buf, len, &res);
+        kp_free(buf);
+    }
+    if (rc == 0)
+        rc = log_close(log);
+    else if (log)
+        log_abandon(log);
+    kp_log_set_sink(NULL, NULL);
+    kp_file_set_ops(saved);
+    faultfs_set_op_hook(at_create_op, ctx);
+    test_rmtree(img);
+    create_images++;
+    if (rc && !create_failures++)
+        snprintf(create_why, sizeof create_why, "op %ld: %s", seq, kp_strerror(rc));
+}
+
+TEST(crash_at_every_step_of_topic_creation)
+{
+    char dir[512];
+    log_t *log;
+    snprintf(dir, sizeof dir, "%s", test_tmpdir("crash"));
+    faultfs_install();
+    CHECK_OK(log_open(dir, NULL, &log));
+    faultfs_set_op_hook(at_create_op, dir);
+    CHECK_OK(log_topic_create(log, "n", 3, NULL));
+    faultfs_set_op_hook(NULL, NULL);
+    log_abandon(log);
+    faultfs_uninstall();
+    test_rmtree(dir);
+    printf("# %d crash points during topic creation checked\n", create_images);
+    if (create_failures)
+        test_fail(__FILE__, __LINE__, "%s", create_why);
+    CHECK(create_images >= 6);
+}
+
 int main(void)
 {
     /* The fault model, not the disk, decides durability here, and each image
@@ -508,5 +568,6 @@ int main(void)
     RUN(fsync_failure_keeps_what_was_acknowledged);
     RUN(crash_at_every_step_of_roll_checkpoint_and_close);
     RUN(crash_at_every_step_of_compaction);
+    RUN(crash_at_every_step_of_topic_creation);
     return test_summary();
 }
