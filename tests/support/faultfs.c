@@ -400,7 +400,7 @@ int faultfs_image(const char *root, const char *dest, faultfs_tear_fn *tear, voi
         size_t live_len = 0;
         if (tear && i->cur_path[0] && read_file(i->cur_path, &live, &live_len) == 0 &&
             live_len > i->durable_len &&
-            memcmp(live, i->durable, i->durable_len) == 0) {
+            (i->durable_len == 0 || memcmp(live, i->durable, i->durable_len) == 0)) {
             keep = tear(i->cur_path, i->durable_len, live_len, ctx);
             if (keep > live_len - i->durable_len)
                 keep = live_len - i->durable_len;
