@@ -49,7 +49,7 @@ int time_index_push(time_index_t *ix, int64_t max_ts, uint32_t rel_offset)
     return 0;
 }
 
-uint32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel)
+int32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel)
 {
     int32_t lo = 0, hi = ix->n - 1, best = -1;
     while (lo <= hi) {
@@ -61,7 +61,7 @@ uint32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel)
             hi = mid - 1;
         }
     }
-    return best < 0 ? 0 : ix->e[best].pos;
+    return best;
 }
 
 uint32_t time_index_lookup(const time_index_t *ix, int64_t ts)

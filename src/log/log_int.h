@@ -49,8 +49,8 @@ typedef struct time_index {
 
 int offset_index_push(offset_index_t *ix, uint32_t rel_offset, uint32_t pos);
 int time_index_push(time_index_t *ix, int64_t max_ts, uint32_t rel_offset);
-/* Position of the last entry with rel_offset <= rel, 0 when none. */
-uint32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel);
+/* Slot of the last entry with rel_offset <= rel, -1 when none. */
+int32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel);
 /* rel_offset of the last entry with max_ts < ts; 0 when none. */
 uint32_t time_index_lookup(const time_index_t *ix, int64_t ts);
 void offset_index_free(offset_index_t *ix);
@@ -82,6 +82,7 @@ struct segment {
     int64_t max_timestamp;      /* -1 when empty */
     int64_t created_ms;         /* for segment.ms rolling */
     int64_t bytes_since_index;
+    int64_t index_interval_bytes;   /* last used; for rebuilding */
     offset_index_t oidx;
     time_index_t tidx;
     int idx_fd, tidx_fd;        /* index files, -1 when not open */

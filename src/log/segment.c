@@ -54,6 +54,7 @@ static segment_t *segment_alloc(const char *path, int64_t base)
     s->fd = s->idx_fd = s->tidx_fd = -1;
     s->last_offset = base - 1;
     s->max_timestamp = -1;
+    s->index_interval_bytes = 4096;
     s->refs = 1;
     snprintf(s->path, sizeof s->path, "%s", path);
     return s;
@@ -245,6 +246,7 @@ int segment_append(segment_t *s, const uint8_t *batch, size_t len,
                    const batch_header_t *h, int64_t index_interval_bytes)
 {
     int64_t pos = s->size;
+    s->index_interval_bytes = index_interval_bytes;
     int rc = kp_file_pwrite_all(s->fd, batch, len, pos);
     if (rc) {
         /* Undo whatever part reached the file so that invariant (1) holds
@@ -318,37 +320,47 @@ void seg_cursor_advance(seg_cursor_t *c, const batch_header_t *h)
     c->pos += batch_size(h);
 }
 
+static int segment_rebuild_indexes(segment_t *s);
+
 int segment_find(segment_t *s, int64_t offset, int64_t *pos, batch_header_t *h)
 {
     seg_cursor_t c;
     int64_t rel = offset - s->base_offset;
-    int64_t start = 0;
     int rc;
 
-    if (rel > 0)
-        start = offset_index_lookup(&s->oidx, rel > UINT32_MAX ? UINT32_MAX : (uint32_t)rel);
     for (int attempt = 0; attempt < 2; attempt++) {
+        int64_t start = 0;
+        int32_t slot = rel > 0 ? offset_index_lookup(&s->oidx, rel > UINT32_MAX ? UINT32_MAX
+                                                                                  : (uint32_t)rel)
+                               : -1;
+        if (slot >= 0)
+            start = s->oidx.e[slot].pos;
         seg_cursor_init(&c, s->fd, start, s->size);
-        while ((rc = seg_cursor_peek(&c, h)) == 1) {
-            if (c.pos == start && h->base_offset > offset && start != 0)
-                break;          /* the index overshot: fall back below */
+        /* An index entry names the exact base offset of the batch at its
+         * position; if the header there says otherwise the index is wrong
+         * (a hint gone stale), and we rebuild it rather than trust it. */
+        rc = seg_cursor_peek(&c, h);
+        if (slot >= 0 && (rc != 1 || h->base_offset != s->base_offset + s->oidx.e[slot].rel_offset)) {
+            KP_WARN("segment %s: index entry %d does not match the log; rebuilding the index",
+                    s->path, slot);
+            rc = segment_rebuild_indexes(s);
+            if (rc)
+                return rc;
+            continue;
+        }
+        while (rc == 1) {
             if (batch_last_offset(h) >= offset) {
                 *pos = c.pos;
                 return 0;
             }
             seg_cursor_advance(&c, h);
+            rc = seg_cursor_peek(&c, h);
         }
         if (rc == 0) {
             *pos = s->size;
             return 0;
         }
-        if (start == 0)
-            return rc < 0 ? rc : KP_ECORRUPT;
-        /* An index entry that does not point at a suitable batch header is
-         * a bad hint, never a reason to fail the read: scan from the start. */
-        KP_WARN("segment %s: index entry for offset %lld is wrong; scanning", s->path,
-                (long long)offset);
-        start = 0;
+        return rc;
     }
     return KP_ECORRUPT;
 }
@@ -491,6 +503,28 @@ static int open_scan_cb(void *ctx, const batch_header_t *h, int64_t pos)
     return segment_index_batch(o->s, h, pos, o->interval);
 }
 
+/* Rebuild both indexes from the log bytes [0, size), which were validated
+ * when the segment was opened or appended. */
+static int segment_rebuild_indexes(segment_t *s)
+{
+    offset_index_free(&s->oidx);
+    time_index_free(&s->tidx);
+    s->max_timestamp = -1;
+    s->bytes_since_index = 0;
+    s->last_offset = s->base_offset - 1;
+    open_ctx_t o = {s, s->index_interval_bytes, -1, -1};
+    seg_scan_t sc;
+    int rc = segment_scan(s->fd, 0, s->base_offset, open_scan_cb, &o, &sc);
+    if (rc == 0 && (sc.bad_err || sc.valid_end < s->size)) {
+        KP_ERROR("segment %s: bytes accepted earlier no longer scan clean at %lld: %s",
+                 s->path, (long long)sc.valid_end, sc.bad_reason);
+        rc = KP_ECORRUPT;
+    }
+    if (rc == 0)
+        rewrite_indexes(s);
+    return rc;
+}
+
 static int load_index_file(const segment_t *s, const char *suffix, uint8_t **buf, size_t *len)
 {
     char p[PATH_MAX + 16];
@@ -562,6 +596,7 @@ int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset
     *truncated_bytes = 0;
     if (!s)
         return KP_ENOMEM;
+    s->index_interval_bytes = index_interval_bytes;
     s->fd = kp_file_open(path, O_RDWR, 0);
     if (s->fd < 0) {
         rc = s->fd;
