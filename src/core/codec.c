@@ -96,17 +96,18 @@ static const LZ4F_CustomMem codec_lz4_mem = { codec_lib_alloc, NULL, codec_lib_f
 typedef struct codec_out {
     uint8_t *p;
     size_t len, cap;
+    size_t first;       /* what the first allocation guesses (still capped) */
     size_t limit;       /* max_out + 1: the byte that proves "too large" */
     size_t max_out;
 } codec_out_t;
 
-static void codec_out_init(codec_out_t *o, size_t max_out, size_t hint)
+static void codec_out_init(codec_out_t *o, size_t max_out, size_t first)
 {
     o->p = NULL;
     o->len = o->cap = 0;
+    o->first = first;
     o->max_out = max_out;
     o->limit = max_out < SIZE_MAX ? max_out + 1 : SIZE_MAX;
-    o->cap = hint;      /* the first codec_out_room() allocates this much */
 }
 
 /*
@@ -123,7 +124,7 @@ static int codec_out_room(codec_out_t *o, size_t need)
     size_t want = o->len + need;
     size_t cap;
     if (!o->p) {
-        cap = o->cap < CODEC_OUT_MIN ? CODEC_OUT_MIN : o->cap;
+        cap = o->first < CODEC_OUT_MIN ? CODEC_OUT_MIN : o->first;
     } else {
         cap = o->cap <= SIZE_MAX / 2 ? o->cap * 2 : SIZE_MAX;
     }
@@ -324,7 +325,7 @@ static int codec_snappy_decompress(const uint8_t *in, size_t in_len, codec_out_t
 {
     if (in_len < sizeof codec_xerial_magic
         || memcmp(in, codec_xerial_magic, sizeof codec_xerial_magic) != 0) {
-        o->cap = 0;     /* the exact size is known: no guessed first allocation */
+        o->first = 0;   /* the exact size is known: no guessed first allocation */
         return codec_snappy_block(in, in_len, o);
     }
     if (in_len < CODEC_XERIAL_HEADER)
@@ -545,7 +546,7 @@ int kp_decompress(int codec, const uint8_t *in, size_t in_len, size_t max_out,
     case KP_CODEC_NONE:
         if (in_len > max_out)
             return KP_ETOOLARGE;
-        o.cap = in_len;
+        o.first = in_len;
         rc = codec_out_room(&o, in_len);
         if (rc == 0 && in_len) {
             memcpy(o.p, in, in_len);
