@@ -16,12 +16,13 @@ static int usage(FILE *out)
             "usage: kappa COMMAND [ARGS]\n"
             "\n"
             "commands in this build:\n"
+            "  server [-c FILE] [--set k=v]  the Kafka-protocol broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  version              print the version\n"
             "  help                 this text\n"
             "\n"
-            "The Kafka-protocol broker (`kappa server`), the stream processor and the\n"
-            "serving layer are being built on this log engine; see README.md.\n");
+            "The stream processor and the serving layer are being built on this log\n"
+            "engine and broker; see README.md.\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage(stderr);
     const char *cmd = argv[1];
+    if (strcmp(cmd, "server") == 0)
+        return cli_server(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0)
         return cli_log(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -7,5 +7,6 @@
 #define KP_CLI_H
 
 int cli_log(int argc, char **argv);     /* kappa log check DIR */
+int cli_server(int argc, char **argv);  /* kappa server */
 
 #endif

@@ -475,6 +475,17 @@ int log_flush(log_t *log)
     return first_err;
 }
 
+partition_t *log_pop_dirty(log_t *log)
+{
+    partition_t *p = log->dirty_head;
+    if (p) {
+        log->dirty_head = p->dirty_next;
+        p->dirty = false;
+        p->dirty_next = NULL;
+    }
+    return p;
+}
+
 /* ---- checkpoints and upkeep ---------------------------------------------------- */
 
 int log_checkpoint(log_t *log)

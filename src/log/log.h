@@ -110,6 +110,13 @@ void log_set_synced_callback(log_t *log, log_synced_fn *fn, void *ctx);
 int log_flush(log_t *log);
 
 /*
+ * For an owner that runs syncs on worker threads: take one partition with
+ * appends not yet covered by a sync off the dirty list (NULL when none).
+ * partition_sync_complete() puts it back if more remains to sync.
+ */
+partition_t *log_pop_dirty(log_t *log);
+
+/*
  * Periodic upkeep, driven by the owner (the server calls it every few
  * seconds): roll segments older than segment.ms, apply retention by time and
  * size and the log start offset, compact topics with cleanup.policy=compact,

@@ -1,0 +1,420 @@
+/*
+ * admin.c -- topic administration: CreateTopics, DeleteTopics,
+ * CreatePartitions, DeleteRecords, DescribeConfigs, AlterConfigs.
+ *
+ * kappa is one broker: a replication factor other than 1 (or -1, "the
+ * default") is refused with INVALID_REPLICATION_FACTOR rather than silently
+ * ignored, and manual replica assignments are refused likewise.
+ */
+#include "broker.h"
+#include "kerr.h"
+#include "../core/kp_error.h"
+#include "../core/logging.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RESOURCE_TOPIC 2
+#define RESOURCE_BROKER 4
+
+static kstr_t arena_str(kreq_t *r, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = arena_memdup(&r->arena, s, n + 1);
+    return p ? (kstr_t){p, (int32_t)n} : KSTR_NULL;
+}
+
+/* Turn a list of name/value configs into key,value,...,NULL C strings. */
+static const char **config_list(kreq_t *r, const karray_t *cfgs, size_t name_off,
+                                size_t value_off, size_t elem_size)
+{
+    int n = cfgs->n > 0 ? cfgs->n : 0;
+    const char **kv = arena_alloc(&r->arena, (size_t)(2 * n + 1) * sizeof *kv);
+    if (!kv)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        const char *e = (const char *)cfgs->v + elem_size * (size_t)i;
+        kstr_t k = *(const kstr_t *)(e + name_off), v = *(const kstr_t *)(e + value_off);
+        char *ks = arena_alloc(&r->arena, (size_t)(k.len > 0 ? k.len : 0) + 1);
+        char *vs = arena_alloc(&r->arena, (size_t)(v.len > 0 ? v.len : 0) + 1);
+        if (!ks || !vs)
+            return NULL;
+        kstr_copy(k, ks, (size_t)(k.len > 0 ? k.len : 0) + 1);
+        kstr_copy(v, vs, (size_t)(v.len > 0 ? v.len : 0) + 1);
+        kv[2 * i] = ks;
+        kv[2 * i + 1] = vs;     /* a null value becomes "": remove the override */
+    }
+    kv[2 * n] = NULL;
+    return kv;
+}
+
+static int16_t config_error(kreq_t *r, const char *const *kv, kstr_t *msg)
+{
+    log_config_t c;
+    log_config_defaults(&c);
+    for (int i = 0; kv[i]; i += 2) {
+        int rc = kv[i + 1][0] ? log_config_set(&c, kv[i], kv[i + 1]) : 0;
+        if (rc) {
+            char buf[300];
+            snprintf(buf, sizeof buf, rc == KP_ENOTFOUND ? "Unknown topic config name: %s"
+                                                         : "Invalid value %s for configuration %s",
+                     rc == KP_ENOTFOUND ? kv[i] : kv[i + 1], kv[i]);
+            *msg = arena_str(r, buf);
+            return KERR_INVALID_CONFIG;
+        }
+    }
+    return KERR_NONE;
+}
+
+void handle_create_topics(kreq_t *r)
+{
+    broker_t *b = r->b;
+    create_topics_req_t *req = r->body;
+    create_topics_resp_t resp = {0};
+    int n = req->topics.n > 0 ? req->topics.n : 0;
+    create_topics_req_creatable_topic_t *rt = req->topics.v;
+    create_topics_resp_creatable_topic_result_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out)
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        kstr_copy(rt[i].name, name, sizeof name);
+        out[i].name = rt[i].name;
+        out[i].error_message = KSTR_NULL;
+        int32_t parts = rt[i].num_partitions == -1 ? b->cfg.num_partitions : rt[i].num_partitions;
+        const char **kv = config_list(r, &rt[i].configs,
+                                      offsetof(create_topics_req_creatable_topic_config_t, name),
+                                      offsetof(create_topics_req_creatable_topic_config_t, value),
+                                      sizeof(create_topics_req_creatable_topic_config_t));
+        if (!kv)
+            goto oom;
+        if (!log_topic_name_valid(name) || rt[i].name.len != (int32_t)strlen(name)) {
+            out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
+            out[i].error_message = arena_str(r, "Topic name is illegal: it may contain only "
+                                                "ASCII letters, digits, '.', '_' and '-'");
+        } else if (log_topic_find(b->log, name)) {
+            out[i].error_code = KERR_TOPIC_ALREADY_EXISTS;
+            char m[300];
+            snprintf(m, sizeof m, "Topic '%s' already exists.", name);
+            out[i].error_message = arena_str(r, m);
+        } else if (parts < 1 || parts > 100000) {
+            out[i].error_code = KERR_INVALID_PARTITIONS;
+            out[i].error_message = arena_str(r, "Number of partitions must be at least 1.");
+        } else if (rt[i].replication_factor != -1 && rt[i].replication_factor != 1) {
+            out[i].error_code = KERR_INVALID_REPLICATION_FACTOR;
+            out[i].error_message = arena_str(r, "kappa is a single broker: replication "
+                                                "factor must be 1");
+        } else if (rt[i].assignments.n > 0) {
+            out[i].error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+            out[i].error_message = arena_str(r, "Manual replica assignment is not supported");
+        } else if ((out[i].error_code = config_error(r, kv, &out[i].error_message)) != 0) {
+            /* message set */
+        } else if (!req->validate_only) {
+            int rc = log_topic_create(b->log, name, parts, kv);
+            out[i].error_code = kerr_from_kp(rc);
+            if (rc)
+                out[i].error_message = arena_str(r, kp_strerror(rc));
+        }
+    }
+    resp.topics = (karray_t){out, n};
+    kreq_respond(r, &resp);
+    return;
+oom:
+    kreq_abort(r);
+}
+
+void handle_delete_topics(kreq_t *r)
+{
+    broker_t *b = r->b;
+    delete_topics_req_t *req = r->body;
+    delete_topics_resp_t resp = {0};
+    int n = req->topic_names.n > 0 ? req->topic_names.n : 0;
+    kstr_t *names = req->topic_names.v;
+    delete_topics_resp_deletable_topic_result_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out) {
+        kreq_abort(r);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        kstr_copy(names[i], name, sizeof name);
+        out[i].name = names[i];
+        log_topic_t *t = log_topic_find(b->log, name);
+        if (!t) {
+            out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        for (int32_t j = 0; j < log_topic_partitions(t); j++)
+            produce_forget_partition(b, log_topic_partition(t, j));
+        int rc = log_topic_delete(b->log, name);
+        out[i].error_code = kerr_from_kp(rc);
+    }
+    resp.responses = (karray_t){out, n};
+    kreq_respond(r, &resp);
+}
+
+void handle_create_partitions(kreq_t *r)
+{
+    broker_t *b = r->b;
+    create_partitions_req_t *req = r->body;
+    create_partitions_resp_t resp = {0};
+    int n = req->topics.n > 0 ? req->topics.n : 0;
+    create_partitions_req_create_partitions_topic_t *rt = req->topics.v;
+    create_partitions_resp_create_partitions_topic_result_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out) {
+        kreq_abort(r);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char name[256], m[300];
+        kstr_copy(rt[i].name, name, sizeof name);
+        out[i].name = rt[i].name;
+        out[i].error_message = KSTR_NULL;
+        log_topic_t *t = log_topic_find(b->log, name);
+        if (!t) {
+            out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (rt[i].count <= log_topic_partitions(t)) {
+            out[i].error_code = KERR_INVALID_PARTITIONS;
+            snprintf(m, sizeof m, "Topic currently has %d partitions, which is higher than "
+                     "or equal to the requested %d.", log_topic_partitions(t), rt[i].count);
+            out[i].error_message = arena_str(r, m);
+        } else if (rt[i].assignments.n > 0) {
+            out[i].error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+        } else if (!req->validate_only) {
+            out[i].error_code = kerr_from_kp(log_topic_add_partitions(b->log, name, rt[i].count));
+        }
+    }
+    resp.results = (karray_t){out, n};
+    kreq_respond(r, &resp);
+}
+
+void handle_delete_records(kreq_t *r)
+{
+    broker_t *b = r->b;
+    delete_records_req_t *req = r->body;
+    delete_records_resp_t resp = {0};
+    int n = req->topics.n > 0 ? req->topics.n : 0;
+    delete_records_req_delete_records_topic_t *rt = req->topics.v;
+    delete_records_resp_delete_records_topic_result_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out)
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        int np = rt[i].partitions.n > 0 ? rt[i].partitions.n : 0;
+        delete_records_req_delete_records_partition_t *rp = rt[i].partitions.v;
+        delete_records_resp_delete_records_partition_result_t *ps =
+            arena_alloc(&r->arena, (size_t)(np ? np : 1) * sizeof *ps);
+        if (!ps)
+            goto oom;
+        out[i].name = rt[i].name;
+        out[i].partitions = (karray_t){ps, np};
+        int16_t terr;
+        log_topic_t *t = broker_topic(b, rt[i].name, false, &terr);
+        for (int j = 0; j < np; j++) {
+            ps[j].partition_index = rp[j].partition_index;
+            ps[j].low_watermark = -1;
+            partition_t *p = t ? log_topic_partition(t, rp[j].partition_index) : NULL;
+            if (!p) {
+                ps[j].error_code = t ? KERR_UNKNOWN_TOPIC_OR_PARTITION : terr;
+                continue;
+            }
+            /* -1 means "up to the high watermark". */
+            int64_t off = rp[j].offset == -1 ? partition_high_watermark(p) : rp[j].offset;
+            int rc = partition_delete_records(p, off);
+            ps[j].error_code = kerr_from_kp(rc);
+            ps[j].low_watermark = partition_log_start_offset(p);
+        }
+    }
+    /* The new start offsets must survive a restart before we say so. */
+    log_checkpoint(b->log);
+    resp.topics = (karray_t){out, n};
+    kreq_respond(r, &resp);
+    return;
+oom:
+    kreq_abort(r);
+}
+
+/* ---- configs ---- */
+
+typedef describe_configs_resp_describe_configs_resource_result_t dcfg_t;
+
+enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
+
+static int describe_topic(kreq_t *r, log_topic_t *t, const karray_t *keys, dcfg_t **out, int *n)
+{
+    const char *const *over = log_topic_overrides(t);
+    int total = 0;
+    while (log_config_keys[total])
+        total++;
+    dcfg_t *cs = arena_alloc(&r->arena, (size_t)total * sizeof *cs);
+    if (!cs)
+        return -1;
+    int k = 0;
+    for (int i = 0; i < total; i++) {
+        const char *key = log_config_keys[i];
+        if (keys->n > 0) {
+            bool want = false;
+            for (int j = 0; j < keys->n && !want; j++)
+                want = kstr_eq(((kstr_t *)keys->v)[j], key);
+            if (!want)
+                continue;
+        }
+        char v[64];
+        log_config_get(log_topic_config(t), key, v, sizeof v);
+        bool overridden = false;
+        for (int j = 0; over && over[j]; j += 2)
+            overridden |= strcmp(over[j], key) == 0;
+        cs[k].name = (kstr_t){key, (int32_t)strlen(key)};
+        cs[k].value = arena_str(r, v);
+        cs[k].read_only = false;
+        cs[k].is_default = !overridden;
+        cs[k].config_source = overridden ? SRC_TOPIC : SRC_DEFAULT;
+        cs[k].is_sensitive = false;
+        cs[k].synonyms = (karray_t){NULL, 0};
+        k++;
+    }
+    *out = cs;
+    *n = k;
+    return 0;
+}
+
+void handle_describe_configs(kreq_t *r)
+{
+    broker_t *b = r->b;
+    describe_configs_req_t *req = r->body;
+    describe_configs_resp_t resp = {0};
+    int n = req->resources.n > 0 ? req->resources.n : 0;
+    describe_configs_req_describe_configs_resource_t *rr = req->resources.v;
+    describe_configs_resp_describe_configs_result_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out)
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        out[i].resource_type = rr[i].resource_type;
+        out[i].resource_name = rr[i].resource_name;
+        out[i].error_message = KSTR_NULL;
+        out[i].configs = (karray_t){NULL, 0};
+        if (rr[i].resource_type == RESOURCE_TOPIC) {
+            int16_t terr;
+            log_topic_t *t = broker_topic(b, rr[i].resource_name, false, &terr);
+            if (!t) {
+                out[i].error_code = terr;
+                continue;
+            }
+            dcfg_t *cs;
+            int k;
+            if (describe_topic(r, t, &rr[i].configuration_keys, &cs, &k))
+                goto oom;
+            out[i].configs = (karray_t){cs, k};
+        } else if (rr[i].resource_type == RESOURCE_BROKER) {
+            /* The broker's topic defaults, under their broker names. */
+            static const char *const bk[][2] = {
+                {"log.segment.bytes", "segment.bytes"}, {"log.retention.ms", "retention.ms"},
+                {"log.retention.bytes", "retention.bytes"},
+                {"log.cleanup.policy", "cleanup.policy"},
+                {"message.max.bytes", "max.message.bytes"},
+            };
+            int k = (int)(sizeof bk / sizeof bk[0]);
+            dcfg_t *cs = arena_alloc(&r->arena, (size_t)(k + 3) * sizeof *cs);
+            if (!cs)
+                goto oom;
+            int m = 0;
+            for (int j = 0; j < k; j++) {
+                char v[64];
+                log_config_get(&b->cfg.log, bk[j][1], v, sizeof v);
+                cs[m].name = (kstr_t){bk[j][0], (int32_t)strlen(bk[j][0])};
+                cs[m].value = arena_str(r, v);
+                cs[m].read_only = true;
+                cs[m].config_source = SRC_STATIC_BROKER;
+                cs[m].synonyms = (karray_t){NULL, 0};
+                m++;
+            }
+            char v[32];
+            snprintf(v, sizeof v, "%d", b->cfg.num_partitions);
+            cs[m] = (dcfg_t){.name = KSTR("num.partitions"), .value = arena_str(r, v),
+                             .read_only = true, .config_source = SRC_STATIC_BROKER};
+            m++;
+            cs[m] = (dcfg_t){.name = KSTR("auto.create.topics.enable"),
+                             .value = arena_str(r, b->cfg.auto_create_topics ? "true" : "false"),
+                             .read_only = true, .config_source = SRC_STATIC_BROKER};
+            m++;
+            out[i].configs = (karray_t){cs, m};
+        } else {
+            out[i].error_code = KERR_INVALID_REQUEST;
+            out[i].error_message = arena_str(r, "Unsupported resource type");
+        }
+    }
+    resp.results = (karray_t){out, n};
+    kreq_respond(r, &resp);
+    return;
+oom:
+    kreq_abort(r);
+}
+
+void handle_alter_configs(kreq_t *r)
+{
+    broker_t *b = r->b;
+    alter_configs_req_t *req = r->body;
+    alter_configs_resp_t resp = {0};
+    int n = req->resources.n > 0 ? req->resources.n : 0;
+    alter_configs_req_alter_configs_resource_t *rr = req->resources.v;
+    alter_configs_resp_alter_configs_resource_response_t *out =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
+    if (!out)
+        goto oom;
+    for (int i = 0; i < n; i++) {
+        char name[256];
+        kstr_copy(rr[i].resource_name, name, sizeof name);
+        out[i].resource_type = rr[i].resource_type;
+        out[i].resource_name = rr[i].resource_name;
+        out[i].error_message = KSTR_NULL;
+        if (rr[i].resource_type != RESOURCE_TOPIC) {
+            out[i].error_code = KERR_INVALID_REQUEST;
+            out[i].error_message = arena_str(r, "Only topic configs can be altered");
+            continue;
+        }
+        log_topic_t *t = log_topic_find(b->log, name);
+        if (!t) {
+            out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        const char **kv = config_list(r, &rr[i].configs,
+                                      offsetof(alter_configs_req_alterable_config_t, name),
+                                      offsetof(alter_configs_req_alterable_config_t, value),
+                                      sizeof(alter_configs_req_alterable_config_t));
+        if (!kv)
+            goto oom;
+        out[i].error_code = config_error(r, kv, &out[i].error_message);
+        if (out[i].error_code || req->validate_only)
+            continue;
+        /* AlterConfigs replaces the whole override set (Kafka semantics):
+         * clear every existing override not named, then apply. */
+        const char *const *old = log_topic_overrides(t);
+        int nold = 0, nnew = 0;
+        while (old && old[2 * nold])
+            nold++;
+        while (kv[2 * nnew])
+            nnew++;
+        const char **all = arena_alloc(&r->arena, (size_t)(2 * (nold + nnew) + 1) * sizeof *all);
+        if (!all)
+            goto oom;
+        int m = 0;
+        for (int j = 0; j < nold; j++) {
+            all[m++] = arena_str(r, old[2 * j]).p;
+            all[m++] = "";
+        }
+        for (int j = 0; j < 2 * nnew; j++)
+            all[m++] = kv[j];
+        all[m] = NULL;
+        int rc = log_topic_alter_config(b->log, name, all);
+        out[i].error_code = kerr_from_kp(rc);
+    }
+    resp.responses = (karray_t){out, n};
+    kreq_respond(r, &resp);
+    return;
+oom:
+    kreq_abort(r);
+}

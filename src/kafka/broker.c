@@ -1,0 +1,332 @@
+/*
+ * broker.c -- starting, running and stopping `kappa server`: listeners,
+ * group commit, periodic log upkeep, signals.
+ *
+ * Invariants:
+ *  (1) Group commit: appends made while handling one loop turn are synced
+ *      together -- before the loop sleeps, every partition with unsynced
+ *      appends gets one fdatasync on a worker thread; produce requests are
+ *      answered when the sync covering their batches completes.
+ *  (2) SIGTERM is a clean shutdown: in-flight syncs finish, acknowledgements
+ *      that can still be sent are, and the log is closed with its
+ *      clean-shutdown marker.
+ */
+#include "broker.h"
+#include "kerr.h"
+#include "../core/kp_clock.h"
+#include "../core/kp_error.h"
+#include "../core/kp_mem.h"
+#include "../core/logging.h"
+#include "../io/file.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct sync_job {
+    broker_t *b;
+    partition_sync_t job;
+} sync_job_t;
+
+static void sync_work(void *ctx)
+{
+    partition_sync_execute(&((sync_job_t *)ctx)->job);
+}
+
+static void sync_done(loop_t *l, void *ctx)
+{
+    sync_job_t *j = ctx;
+    (void)l;
+    j->b->syncs_inflight--;
+    partition_sync_complete(&j->job);   /* calls broker_on_synced */
+    kp_free(j);
+}
+
+/* Invariant (1): runs once per loop turn, after all ready events. */
+static void group_commit(loop_t *l, void *ctx)
+{
+    broker_t *b = ctx;
+    partition_t *p;
+    while ((p = log_pop_dirty(b->log)) != NULL) {
+        sync_job_t *j = kp_malloc(sizeof *j);
+        if (!j) {
+            KP_ERROR("group commit: out of memory; retrying next turn");
+            break;
+        }
+        j->b = b;
+        int rc = partition_sync_prepare(p, &j->job);
+        if (rc || (j->job.nsegs == 0 && !j->job.dir[0])) {
+            kp_free(j);         /* busy (re-queued on completion), failed, or clean */
+            continue;
+        }
+        b->syncs_inflight++;
+        if (loop_post_work(l, sync_work, sync_done, j) != 0) {
+            partition_sync_execute(&j->job);
+            sync_done(l, j);
+        }
+    }
+}
+
+void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx)
+{
+    broker_t *b = ctx;
+    (void)hw;
+    produce_wake(b, p, err);
+    fetch_wake(b, p);
+}
+
+log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err)
+{
+    char buf[256];
+    *err = KERR_NONE;
+    if (name.len <= 0 || name.len > 249) {
+        *err = KERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    kstr_copy(name, buf, sizeof buf);
+    log_topic_t *t = log_topic_find(b->log, buf);
+    if (t)
+        return t;
+    if (!create || !b->cfg.auto_create_topics) {
+        *err = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (!log_topic_name_valid(buf) || buf[0] == '_') {
+        *err = KERR_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    int rc = log_topic_create(b->log, buf, b->cfg.num_partitions, NULL);
+    if (rc) {
+        KP_WARN("auto-creating topic %s failed: %s", buf, kp_strerror(rc));
+        *err = kerr_from_kp(rc);
+        return NULL;
+    }
+    return log_topic_find(b->log, buf);
+}
+
+/* ---- listeners ---- */
+
+static void on_accept(loop_t *l, int fd, uint32_t events, void *ctx)
+{
+    broker_t *b = ctx;
+    (void)l;
+    (void)events;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                KP_WARN("accept: %s", strerror(errno));
+            return;
+        }
+        int one = 1;
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char host[INET6_ADDRSTRLEN] = "?", peer[80];
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        snprintf(peer, sizeof peer, "%s:%d", host, port);
+        conn_accept(b, c, peer);
+    }
+}
+
+static int listen_on(broker_t *b, const listener_addr_t *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    const char *host = a->host[0] ? a->host : "0.0.0.0";
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)a->port);
+        sl = sizeof *v4;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)a->port);
+        sl = sizeof *v6;
+    } else {
+        KP_ERROR("listener %s:%d: not a numeric address", host, a->port);
+        return KP_EINVAL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    int rc = loop_add(b->loop, fd, EPOLLIN, on_accept, b);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    b->listen_fds[b->nlisten++] = fd;
+    return 0;
+}
+
+/* ---- upkeep ---- */
+
+static void maintain(loop_t *l, void *ctx)
+{
+    broker_t *b = ctx;
+    int rc = log_maintain(b->log, kp_now_ms());
+    if (rc)
+        KP_WARN("log upkeep: %s", kp_strerror(rc));
+    int64_t every = b->cfg.log_check_interval_ms < 30000 ? b->cfg.log_check_interval_ms : 30000;
+    loop_timer_start(l, &b->maint_timer, every, maintain, b);
+}
+
+static int load_cluster_id(broker_t *b)
+{
+    char path[4200], *buf;
+    snprintf(path, sizeof path, "%s/meta.properties", b->cfg.log_dir);
+    if (kp_file_read_whole(path, 4096, &buf, NULL) == 0) {
+        char *p = strstr(buf, "cluster.id=");
+        if (p) {
+            sscanf(p + 11, "%31s", b->cluster_id);
+            kp_free(buf);
+            return 0;
+        }
+        kp_free(buf);
+    }
+    /* A new log directory: a random id, kept so clients see it stable. */
+    uint64_t r = (uint64_t)kp_now_ms() ^ ((uint64_t)getpid() << 32);
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, &r, sizeof r);
+        (void)n;
+        close(fd);
+    }
+    snprintf(b->cluster_id, sizeof b->cluster_id, "kappa-%016llx", (unsigned long long)r);
+    char text[128];
+    int len = snprintf(text, sizeof text, "version=1\ncluster.id=%s\nnode.id=%d\n",
+                       b->cluster_id, b->cfg.node_id);
+    return kp_file_write_atomic(path, text, (size_t)len);
+}
+
+int broker_start(broker_t *b, const broker_config_t *cfg)
+{
+    int rc;
+    memset(b, 0, sizeof *b);
+    b->cfg = *cfg;
+    loop_timer_init(&b->maint_timer);
+    kp_log_set_level((enum kp_log_level)cfg->log_level);
+    rc = loop_create(cfg->fsync_workers, &b->loop);
+    if (rc)
+        return rc;
+    rc = log_open(cfg->log_dir, &cfg->log, &b->log);
+    if (rc) {
+        KP_ERROR("cannot open log directory %s: %s", cfg->log_dir, kp_strerror(rc));
+        goto fail;
+    }
+    log_set_synced_callback(b->log, broker_on_synced, b);
+    rc = load_cluster_id(b);
+    if (rc)
+        KP_WARN("cannot write %s/meta.properties: %s", cfg->log_dir, kp_strerror(rc));
+    rc = group_coord_start(b);
+    if (rc) {
+        KP_ERROR("group coordinator: %s", kp_strerror(rc));
+        goto fail;
+    }
+    for (int i = 0; i < cfg->nlisteners; i++) {
+        const listener_addr_t *a = &cfg->listeners[i];
+        rc = listen_on(b, a);
+        if (rc) {
+            /* ::1 is missing on hosts without IPv6; that alone is no reason
+             * to refuse to start when another listener works. */
+            bool v6 = strchr(a->host, ':') != NULL;
+            KP_WARN("cannot listen on %s%s%s:%d: %s", v6 ? "[" : "", a->host, v6 ? "]" : "",
+                    a->port, kp_strerror(rc));
+            if (!v6 || i == 0)
+                goto fail;
+            continue;
+        }
+        bool v6 = strchr(a->host, ':') != NULL;
+        KP_INFO("listening on %s%s%s:%d", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
+    }
+    if (b->nlisten == 0) {
+        rc = KP_EINVAL;
+        goto fail;
+    }
+    loop_set_before_sleep(b->loop, group_commit, b);
+    loop_timer_start(b->loop, &b->maint_timer, 5000, maintain, b);
+    KP_INFO("kappa broker %d ready: data in %s, cluster %s, %d topic(s)", cfg->node_id,
+            cfg->log_dir, b->cluster_id, log_topic_count(b->log));
+    return 0;
+fail:
+    for (int i = 0; i < b->nlisten; i++)
+        close(b->listen_fds[i]);
+    b->nlisten = 0;
+    if (b->log) {
+        group_coord_stop(b);
+        log_close(b->log);
+        b->log = NULL;
+    }
+    loop_free(b->loop);
+    b->loop = NULL;
+    return rc;
+}
+
+int broker_run(broker_t *b)
+{
+    return loop_run(b->loop);
+}
+
+void broker_stop(broker_t *b)
+{
+    b->stopping = true;
+    loop_stop(b->loop);
+}
+
+int broker_shutdown(broker_t *b)
+{
+    KP_INFO("shutting down");
+    for (int i = 0; i < b->nlisten; i++) {
+        loop_del(b->loop, b->listen_fds[i]);
+        close(b->listen_fds[i]);
+    }
+    b->nlisten = 0;
+    loop_timer_stop(b->loop, &b->maint_timer);
+    fetch_stop(b);
+    /* Invariant (2): finish in-flight syncs (their produce waiters are
+     * answered if their connections are still up), then close. */
+    group_commit(b->loop, b);
+    loop_drain(b->loop);
+    conn_close_all(b);
+    produce_stop(b);
+    group_coord_stop(b);
+    loop_free(b->loop);
+    b->loop = NULL;
+    int rc = log_close(b->log);
+    b->log = NULL;
+    if (rc)
+        KP_ERROR("log close: %s", kp_strerror(rc));
+    else
+        KP_INFO("clean shutdown complete");
+    return rc;
+}

@@ -1,0 +1,136 @@
+/*
+ * broker.h -- `kappa server`: the Kafka-protocol broker on one event loop.
+ *
+ * A request's life: conn.c reads a size-prefixed frame, decodes the header,
+ * finds the API (msg.h) and decodes the body with its schema into the
+ * request's arena, then calls the API's handler.  The handler answers now
+ * (kreq_respond) or later: a produce waits for the group-commit fsync that
+ * covers its batches, a fetch waits for data or max_wait_ms.  Responses go
+ * out strictly in request order per connection, whatever order handlers
+ * finish in.
+ */
+#ifndef KP_BROKER_H
+#define KP_BROKER_H
+
+#include "config.h"
+#include "msg.h"
+#include "wire.h"
+#include "../core/arena.h"
+#include "../io/loop.h"
+#include "../log/log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct broker broker_t;
+typedef struct conn conn_t;
+typedef struct kreq kreq_t;
+typedef struct group_coord group_coord_t;
+
+enum kreq_state { KREQ_WAITING, KREQ_READY, KREQ_NONE };
+
+/* A byte range of a file spliced into a response (zero-copy fetch). */
+typedef struct kfile_part {
+    size_t at;                  /* position in out.buf where it goes */
+    log_read_t rd;
+} kfile_part_t;
+
+struct kreq {
+    broker_t *b;
+    conn_t *conn;               /* NULL once the connection is gone */
+    const kapi_t *api;
+    int16_t api_key, api_version;
+    int32_t correlation_id;
+    kstr_t client_id;
+    bool flexible;
+    uint8_t *frame;             /* the request bytes (owned; handlers may edit) */
+    size_t frame_len;
+    arena_t arena;              /* everything decoded or built for this request */
+    void *body;                 /* the decoded request struct */
+    kwr_t out;                  /* size + response header + body */
+    kfile_part_t *files;        /* arena-allocated, nfiles of them */
+    int nfiles, capfiles;
+    int64_t out_total;          /* out.len + file bytes */
+    enum kreq_state state;
+    size_t sent_mem;            /* bytes of out.buf sent */
+    int sent_file;              /* index of the file part being sent */
+    int64_t sent_file_bytes;
+    int64_t start_ns;
+    kreq_t *next;               /* connection FIFO */
+    void *wait;                 /* handler state while KREQ_WAITING */
+};
+
+/* Encode `resp` with the API's response schema and queue it for sending. */
+void kreq_respond(kreq_t *r, const void *resp);
+/* acks=0: the client expects no response. */
+void kreq_no_response(kreq_t *r);
+/* The request cannot be answered (out of memory): close the connection
+ * rather than leave the client waiting on a response that never comes. */
+void kreq_abort(kreq_t *r);
+/* Queue a file range to be spliced where the next KWR_FILE_MARK records
+ * field is encoded.  Takes over rd's segment reference. */
+int kreq_add_file(kreq_t *r, log_read_t *rd);
+
+typedef void kapi_handler_fn(kreq_t *r);
+
+struct broker {
+    broker_config_t cfg;
+    loop_t *loop;
+    log_t *log;
+    int listen_fds[BROKER_MAX_LISTENERS];
+    int nlisten;
+    conn_t *conns;
+    int nconns;
+    loop_timer_t maint_timer;
+    bool stopping;
+    /* waiting produce and fetch requests (produce.c, fetch.c) */
+    struct produce_wait *produce_waits;
+    struct fetch_wait *fetch_waits;
+    int syncs_inflight;
+    group_coord_t *groups;
+    char cluster_id[32];
+    /* counters for logs and tests */
+    uint64_t requests, bytes_in, bytes_out;
+};
+
+int broker_start(broker_t *b, const broker_config_t *cfg);
+int broker_run(broker_t *b);            /* until SIGTERM/SIGINT */
+void broker_stop(broker_t *b);          /* from a signal handler */
+int broker_shutdown(broker_t *b);       /* clean: flush, close log (marker) */
+
+/* Called by the log when a partition's high watermark moves. */
+void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx);
+
+/* Topic lookup with optional auto-creation (num.partitions). */
+log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err);
+
+/* kappa errors -> Kafka error codes (errors.c). */
+int16_t kerr_from_kp(int rc);
+
+/* Handlers (one file per API group). */
+kapi_handler_fn handle_api_versions, handle_metadata, handle_produce, handle_fetch,
+    handle_list_offsets, handle_create_topics, handle_delete_topics,
+    handle_create_partitions, handle_delete_records, handle_describe_configs,
+    handle_alter_configs, handle_sasl_handshake;
+
+/* fetch.c: re-check parked fetches after data arrived for p. */
+void fetch_wake(broker_t *b, partition_t *p);
+/* produce.c: answer produce requests whose batches are now synced. */
+void produce_wake(broker_t *b, partition_t *p, int err);
+/* At shutdown: answer parked fetches now; drop produce waits left over. */
+void fetch_stop(broker_t *b);
+void produce_stop(broker_t *b);
+/* Before a partition is freed (topic deletion): answer its waiters. */
+void produce_forget_partition(broker_t *b, partition_t *p);
+void conn_flush(conn_t *c);
+void conn_release_request(kreq_t *r);
+int conn_accept(broker_t *b, int fd, const char *peer);
+void conn_close_all(broker_t *b);
+/* api_versions.c: the v0 UNSUPPORTED_VERSION answer. */
+void api_versions_unsupported(kreq_t *r);
+/* group.c: handlers for the group and offset APIs (NULL for other keys). */
+kapi_handler_fn *group_handler_for(int16_t key);
+int group_coord_start(broker_t *b);
+void group_coord_stop(broker_t *b);
+
+#endif
