@@ -17,13 +17,17 @@ static void answer(kreq_t *r, int16_t error)
         kreq_no_response(r);
         return;
     }
+    int n = 0;
     for (int i = 0; i < kapi_count; i++) {
-        v[i].api_key = kapi_table[i].key;
-        v[i].min_version = kapi_table[i].min_version;
-        v[i].max_version = kapi_table[i].max_version;
+        if (!kapi_served(kapi_table[i].key))
+            continue;       /* advertising an API we cannot serve misleads clients */
+        v[n].api_key = kapi_table[i].key;
+        v[n].min_version = kapi_table[i].min_version;
+        v[n].max_version = kapi_table[i].max_version;
+        n++;
     }
     resp.error_code = error;
-    resp.api_keys = (karray_t){v, kapi_count};
+    resp.api_keys = (karray_t){v, n};
     kreq_respond(r, &resp);
 }
 

@@ -126,6 +126,8 @@ void conn_flush(conn_t *c);
 void conn_release_request(kreq_t *r);
 int conn_accept(broker_t *b, int fd, const char *peer);
 void conn_close_all(broker_t *b);
+/* True when this build has a handler for the API: only those are advertised. */
+bool kapi_served(int16_t key);
 /* api_versions.c: the v0 UNSUPPORTED_VERSION answer. */
 void api_versions_unsupported(kreq_t *r);
 /* group.c: handlers for the group and offset APIs (NULL for other keys). */

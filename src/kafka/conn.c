@@ -176,6 +176,11 @@ static kapi_handler_fn *handler_for(int16_t key)
     return group_handler_for(key);
 }
 
+bool kapi_served(int16_t key)
+{
+    return handler_for(key) != NULL;
+}
+
 static void queue_request(conn_t *c, kreq_t *r)
 {
     r->next = NULL;
