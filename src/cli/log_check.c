@@ -63,7 +63,12 @@ static void check_segment(const char *path, int64_t *prev_last, part_summary_t *
         ps->problems++;
         return;
     }
-    int rc = segment_scan(fd, 0, *prev_last + 1, NULL, NULL, &sc);
+    /* As recovery does: the first batch may not start below the offset the
+     * file is named after, nor at or below the previous segment's end. */
+    const char *slash = strrchr(path, '/');
+    int64_t base = strtoll(slash ? slash + 1 : path, NULL, 10);
+    int64_t min_next = *prev_last + 1 > base ? *prev_last + 1 : base;
+    int rc = segment_scan(fd, 0, min_next, NULL, NULL, &sc);
     kp_file_close(fd);
     if (rc) {
         printf("  %s: read error: %s\n", path, kp_strerror(rc));

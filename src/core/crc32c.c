@@ -7,18 +7,18 @@
  * them by shifting the earlier stream's register over a block of zeros,
  * a linear map applied with four table lookups.
  *
- * Thread safety: the tables are built on first use.  Call crc32c() once from
- * the main thread before starting workers (log_open does).
+ * Thread safety: the tables are built on first use, under pthread_once.
  */
 #include "crc32c.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #define POLY 0x82f63b78u  /* reflected Castagnoli polynomial */
 
 static uint32_t table[8][256];
-static int table_ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void table_init(void)
 {
@@ -35,14 +35,12 @@ static void table_init(void)
             table[k][n] = c;
         }
     }
-    table_ready = 1;
 }
 
 uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
-    if (!table_ready)
-        table_init();
+    pthread_once(&table_once, table_init);
     crc = ~crc;
     while (len && ((uintptr_t)p & 7)) {
         crc = table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
@@ -75,7 +73,7 @@ uint32_t crc32c_sw(uint32_t crc, const void *buf, size_t len)
 #define BLOCK 8192
 
 static uint32_t shift_tab[4][256];
-static int shift_ready;
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
 
 static uint32_t shift_slow(uint32_t crc, size_t nbytes)
 {
@@ -87,8 +85,7 @@ static uint32_t shift_slow(uint32_t crc, size_t nbytes)
 static void shift_init(void)
 {
     uint32_t basis[32];
-    if (!table_ready)
-        table_init();
+    pthread_once(&table_once, table_init);
     for (int i = 0; i < 32; i++)
         basis[i] = shift_slow(1u << i, BLOCK);
     for (int k = 0; k < 4; k++) {
@@ -100,7 +97,6 @@ static void shift_init(void)
             shift_tab[k][b] = v;
         }
     }
-    shift_ready = 1;
 }
 
 static inline uint32_t shift_block(uint32_t crc)
@@ -120,8 +116,8 @@ static uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
         len--;
     }
     /* Three independent streams over adjacent blocks, joined by shifting. */
-    if (len >= 3 * BLOCK && !shift_ready)
-        shift_init();
+    if (len >= 3 * BLOCK)
+        pthread_once(&shift_once, shift_init);
     while (len >= 3 * BLOCK) {
         uint64_t c1 = 0, c2 = 0;
         const unsigned char *p1 = p + BLOCK, *p2 = p + 2 * BLOCK;

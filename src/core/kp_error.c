@@ -21,6 +21,7 @@ const char *kp_strerror(int err)
     case KP_ENOMEM:       return "out of memory";
     case KP_EBUSY:        return "busy: a sync is in flight";
     case KP_EUNSUPPORTED: return "unsupported";
+    case KP_ELOCKED:      return "log directory in use by another process";
     default:
         break;
     }

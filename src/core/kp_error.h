@@ -24,6 +24,7 @@ enum kp_err {
     KP_ENOMEM = -10009,         /* allocation failed */
     KP_EBUSY = -10010,          /* operation not possible while a sync is in flight */
     KP_EUNSUPPORTED = -10011,   /* valid input kappa does not handle (e.g. old magic) */
+    KP_ELOCKED = -10012,        /* the log directory is in use by another process */
 };
 
 /* True for a -errno value (an OS error), false for kappa's own codes. */

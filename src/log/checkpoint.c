@@ -34,7 +34,9 @@ int checkpoint_read(const char *path, ckpt_entry_t **out, int *n)
     if (!line || strcmp(line, "0") != 0)
         goto corrupt;
     line = strtok_r(NULL, "\n", &save);
-    if (!line || (count = strtol(line, NULL, 10)) < 0 || count > 10000000)
+    /* Each entry takes at least "t 0 0\n": a count the file cannot hold is
+     * corrupt, and is refused before anything is allocated for it. */
+    if (!line || (count = strtol(line, NULL, 10)) < 0 || (size_t)count > len / 6)
         goto corrupt;
     ckpt_entry_t *e = kp_calloc((size_t)count + 1, sizeof *e);
     if (!e) {

@@ -21,6 +21,7 @@
 #include "../io/file.h"
 
 #include <dirent.h>
+#include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -354,6 +355,7 @@ int log_open(const char *dir, const log_config_t *defaults, log_t **out)
 
     if (!log)
         return KP_ENOMEM;
+    log->lock_fd = -1;
     if (strlen(dir) >= sizeof log->dir - 300) {
         kp_free(log);
         return -ENAMETOOLONG;
@@ -363,11 +365,23 @@ int log_open(const char *dir, const log_config_t *defaults, log_t **out)
         log->defaults = *defaults;
     else
         log_config_defaults(&log->defaults);
-    (void)crc32c(0, "", 0);     /* build the tables before any worker thread */
 
     rc = kp_file_mkdirs(dir, 0755);
     if (rc)
         goto fail;
+    /* Two processes appending to one log would assign the same offsets and
+     * overwrite each other's batches: refuse the second. */
+    snprintf(marker, sizeof marker, "%s/.lock", dir);
+    log->lock_fd = open(marker, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (log->lock_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (flock(log->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK ? KP_ELOCKED : -errno;
+        KP_ERROR("log %s: in use by another process (lock %s is held)", dir, marker);
+        goto fail;
+    }
     snprintf(marker, sizeof marker, "%s/" CLEAN_MARKER, dir);
     bool clean = access(marker, F_OK) == 0;
     int64_t t0 = kp_mono_ns();
@@ -392,6 +406,8 @@ fail:
     for (int i = 0; i < log->ntopics; i++)
         topic_free(log->topics[i]);
     kp_free(log->topics);
+    if (log->lock_fd >= 0)
+        close(log->lock_fd);
     kp_free(log);
     return rc;
 }
@@ -401,6 +417,8 @@ static void log_free(log_t *log)
     for (int i = 0; i < log->ntopics; i++)
         topic_free(log->topics[i]);
     kp_free(log->topics);
+    if (log->lock_fd >= 0)
+        close(log->lock_fd);      /* releases the flock */
     kp_free(log);
 }
 
@@ -618,12 +636,22 @@ int log_topic_create(log_t *log, const char *name, int32_t partitions,
         t->npartitions = i + 1;
     }
     rc = kp_file_fsync_dir(log->dir);
+    /* Checkpoints name partitions by topic and number only: rewrite them
+     * (listing live topics, not this one) before the topic exists, so no
+     * entry left by an earlier topic of this name -- a crash between its
+     * deletion and the next checkpoint -- can apply to the new one. */
+    if (rc == 0)
+        rc = log_checkpoint(log);
     if (rc == 0)
         rc = topic_write_meta(log, t);
     if (rc == 0)
         rc = topics_push(log, t);
-    if (rc)
+    if (rc) {
+        char mp[PATH_MAX + 300];
+        topic_meta_path(log, name, mp, sizeof mp);
+        kp_file_unlink(mp);
         goto fail;
+    }
     KP_INFO("created topic %s with %d partition(s)", name, partitions);
     return 0;
 fail:
@@ -683,6 +711,11 @@ int log_topic_delete(log_t *log, const char *name)
             (size_t)(log->ntopics - idx - 1) * sizeof *log->topics);
     log->ntopics--;
     topic_free(t);
+    /* Drop its checkpoint entries too (see log_topic_create). */
+    rc = log_checkpoint(log);
+    if (rc)
+        KP_WARN("deleted topic %s, but rewriting checkpoints failed: %s", name,
+                kp_strerror(rc));
     KP_INFO("deleted topic %s", name);
     return 0;
 }

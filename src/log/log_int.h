@@ -121,8 +121,6 @@ int segment_append(segment_t *s, const uint8_t *batch, size_t len,
 /* Write any index entries not yet in the index files, and (sync) fsync them. */
 int segment_flush_indexes(segment_t *s, bool sync);
 
-/* Truncate to the batch boundary `pos` (drops later batches). */
-int segment_truncate(segment_t *s, int64_t pos, int64_t last_offset);
 
 void segment_ref(segment_t *s);
 void segment_unref(segment_t *s);        /* frees; unlinks files if doomed */
@@ -207,6 +205,7 @@ struct log_topic {
 
 struct log {
     char dir[PATH_MAX];
+    int lock_fd;                /* flock'd DIR/.lock: one process per log */
     log_config_t defaults;
     log_topic_t **topics;
     int ntopics, cap;

@@ -117,6 +117,8 @@ static bool parse_seg_name(const char *name, const char *suffix, int64_t *base)
     for (int i = 0; i < 20; i++) {
         if (name[i] < '0' || name[i] > '9')
             return false;
+        if (v > (INT64_MAX / 2 - 9) / 10)
+            return false;       /* no real log gets near; refuse to overflow */
         v = v * 10 + (name[i] - '0');
     }
     *base = v;
@@ -222,19 +224,24 @@ int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,
         prev_last = s->last_offset;
         if (cut > 0 && i + 1 < nbases) {
             /* Everything after a torn or corrupt batch is unreliable: it was
-             * written after data that did not survive. */
+             * written after data that did not survive.  It leaves the log,
+             * but its bytes are kept as NAME.log.corrupt for inspection --
+             * when the cut was in synced data, a person will want them. */
             for (int j = i + 1; j < nbases; j++) {
-                char lp[PATH_MAX];
+                char lp[PATH_MAX], cp[PATH_MAX + 16];
                 segment_file_path(lp, sizeof lp, p->dir, bases[j], ".log");
-                KP_WARN("partition %s: deleting segment %s after the truncation point",
-                        p->name, lp);
-                kp_file_unlink(lp);
+                snprintf(cp, sizeof cp, "%s.corrupt", lp);
+                KP_WARN("partition %s: segment %s follows the truncation point; "
+                        "moving it out of the log to %s", p->name, lp, cp);
+                kp_file_rename(lp, cp);
                 segment_file_path(lp, sizeof lp, p->dir, bases[j], ".index");
                 kp_file_unlink(lp);
                 segment_file_path(lp, sizeof lp, p->dir, bases[j], ".timeindex");
                 kp_file_unlink(lp);
             }
-            kp_file_fsync_dir(p->dir);
+            rc = kp_file_fsync_dir(p->dir);
+            if (rc)
+                goto fail;
             break;
         }
     }

@@ -109,22 +109,25 @@ static int segment_index_batch(segment_t *s, const batch_header_t *h, int64_t po
                                int64_t interval)
 {
     int64_t rel = h->base_offset - s->base_offset;
+    int64_t max_before = s->max_timestamp;
+    int rc = 0;
     KP_ASSERT(rel >= 0 && rel <= UINT32_MAX && pos <= UINT32_MAX);
-    if (pos > 0 && s->bytes_since_index >= interval) {
-        if (offset_index_push(&s->oidx, (uint32_t)rel, (uint32_t)pos))
-            return KP_ENOMEM;
-        if (s->max_timestamp >= 0 &&
-            (s->tidx.n == 0 || s->max_timestamp > s->tidx.e[s->tidx.n - 1].max_ts)) {
-            if (time_index_push(&s->tidx, s->max_timestamp, (uint32_t)rel))
-                return KP_ENOMEM;
-        }
-        s->bytes_since_index = 0;
-    }
-    s->bytes_since_index += batch_size(h);
+    /* The segment's own range first: an index entry is only a hint, so
+     * failing to record one must not leave the range stale. */
     if (h->max_timestamp > s->max_timestamp)
         s->max_timestamp = h->max_timestamp;
     s->last_offset = batch_last_offset(h);
-    return 0;
+    if (pos > 0 && s->bytes_since_index >= interval) {
+        if (offset_index_push(&s->oidx, (uint32_t)rel, (uint32_t)pos))
+            rc = KP_ENOMEM;
+        else if (max_before >= 0 &&
+                 (s->tidx.n == 0 || max_before > s->tidx.e[s->tidx.n - 1].max_ts) &&
+                 time_index_push(&s->tidx, max_before, (uint32_t)rel))
+            rc = KP_ENOMEM;
+        s->bytes_since_index = 0;
+    }
+    s->bytes_since_index += batch_size(h);
+    return rc;
 }
 
 static int open_index_files(segment_t *s)
@@ -262,20 +265,6 @@ int segment_append(segment_t *s, const uint8_t *batch, size_t len,
     rc = segment_index_batch(s, h, pos, index_interval_bytes);
     s->size = pos + (int64_t)len;
     return rc;
-}
-
-int segment_truncate(segment_t *s, int64_t pos, int64_t last_offset)
-{
-    int rc = kp_file_truncate(s->fd, pos);
-    if (rc)
-        return rc;
-    s->size = pos;
-    if (s->synced_size > pos)
-        s->synced_size = pos;
-    s->last_offset = last_offset;
-    offset_index_truncate_pos(&s->oidx, (uint32_t)pos);
-    time_index_truncate_rel(&s->tidx, (uint32_t)(last_offset + 1 - s->base_offset));
-    return rewrite_indexes(s);
 }
 
 /* ---- header cursor ---------------------------------------------------- */
@@ -569,11 +558,13 @@ static int open_trusted(segment_t *s, int64_t prev_last_offset, int64_t interval
         pos = last.pos;
         min_next = s->base_offset + last.rel_offset;
         s->oidx.n--;
+        /* The newest time entry holds the largest timestamp before `pos`;
+         * take it before dropping entries the rescan re-adds. */
+        if (s->tidx.n > 0)
+            s->max_timestamp = s->tidx.e[s->tidx.n - 1].max_ts;
         time_index_truncate_rel(&s->tidx, last.rel_offset);
         s->idx_written = s->oidx.n;
         s->tidx_written = s->tidx.n;
-        if (s->tidx.n > 0)
-            s->max_timestamp = s->tidx.e[s->tidx.n - 1].max_ts;
         /* Force an index entry at `pos` again. */
         s->bytes_since_index = interval;
     }
@@ -585,6 +576,20 @@ static int open_trusted(segment_t *s, int64_t prev_last_offset, int64_t interval
     if (sc.bad_err || sc.valid_end != s->size)
         return KP_ECORRUPT;
     return 0;
+}
+
+/*
+ * segment.ms counts from the segment's first record (Kafka's rule), so a
+ * restart does not reset the age of a segment that already holds data.
+ */
+static void segment_set_age(segment_t *s)
+{
+    uint8_t hb[BATCH_HEADER_SIZE];
+    batch_header_t h;
+    if (s->size >= BATCH_HEADER_SIZE &&
+        kp_file_pread_all(s->fd, hb, sizeof hb, 0) == (ssize_t)sizeof hb &&
+        batch_header_decode(hb, sizeof hb, &h) == 0 && h.max_timestamp > 0)
+        s->created_ms = h.max_timestamp;
 }
 
 int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset,
@@ -618,6 +623,7 @@ int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset
         rc = open_trusted(s, prev_last_offset, index_interval_bytes);
         if (rc == 0) {
             s->synced_size = s->size;
+            segment_set_age(s);
             *out = s;
             return 0;
         }
@@ -632,7 +638,17 @@ int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset
         s->bytes_since_index = 0;
     }
 
-    /* Full scan: trust nothing, rebuild the indexes. */
+    /* Full scan: trust nothing, rebuild the indexes.  Sync first, then drop
+     * the cached pages, so the scan reads what the disk holds: after a failed
+     * fsync Linux may keep written pages in the cache marked clean although
+     * they never reached the disk, and a scan of the cache would accept
+     * them. */
+    rc = kp_file_fdatasync(s->fd);
+    if (rc) {
+        KP_ERROR("segment %s: fdatasync before recovery failed: %s", path, kp_strerror(rc));
+        goto fail;
+    }
+    posix_fadvise(s->fd, 0, 0, POSIX_FADV_DONTNEED);
     int64_t min_next = prev_last_offset + 1 > base_offset ? prev_last_offset + 1 : base_offset;
     open_ctx_t o = {s, index_interval_bytes, -1, -1};
     seg_scan_t sc;
@@ -663,6 +679,7 @@ int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset
         goto fail;
     s->synced_size = s->size;
     *out = s;
+    segment_set_age(s);
     return 0;
 fail:
     segment_destroy(s);

@@ -325,11 +325,26 @@ long faultfs_op_count(void) { return op_seq; }
 
 /* ---- images ---- */
 
+/* mkdir -p with the OS directly: images are not part of the modelled disk. */
+static void mkdirs_plain(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0755);
+}
+
 static int write_file(const char *path, const uint8_t *b, size_t n)
 {
     char dir[PATH_MAX];
     dir_of(path, dir, sizeof dir);
-    kp_file_mkdirs(dir, 0755);
+    mkdirs_plain(dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -365,7 +380,7 @@ static int copy_untracked(const char *root, const char *dest, const char *rel)
             continue;
         if (S_ISDIR(st.st_mode)) {
             snprintf(dst, sizeof dst, "%s/%s", dest, r2);
-            kp_file_mkdirs(dst, 0755);
+            mkdirs_plain(dst);
             copy_untracked(root, dest, r2);
         } else if (!name_find(full)) {
             uint8_t *b;

@@ -380,7 +380,14 @@ TEST(recovery_stops_at_bad_crc_and_drops_later_segments)
     log = open_log(dir);
     kp_log_set_sink(NULL, NULL);
     CHECK(strstr(logbuf, "CRC-32C mismatch"));
-    CHECK(strstr(logbuf, "after the truncation point"));
+    CHECK(strstr(logbuf, "follows the truncation point"));
+    /* The segments after the cut leave the log but their bytes are kept. */
+    char cmd[1100], n[16] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/t-0 | grep -c 'log.corrupt$'", dir);
+    FILE *f = popen(cmd, "r");
+    CHECK(f && fgets(n, sizeof n, f));
+    pclose(f);
+    CHECK_EQ_INT(atoi(n), nseg - 2);
     p = log_partition(log, "t", 0);
     CHECK_EQ_INT(partition_segment_count(p), 2);
     CHECK_EQ_INT(partition_log_end_offset(p), second_base + h.record_count);
@@ -692,6 +699,106 @@ TEST(topics_config_and_lifecycle)
     test_rmtree(dir);
 }
 
+TEST(recreated_topic_ignores_old_checkpoints)
+{
+    /* A topic deleted and recreated under the same name must not inherit
+     * the old one's log start offset or recovery point after a crash. */
+    const char *dir = test_tmpdir("log");
+    log_t *log = open_log(dir);
+    CHECK_OK(log_topic_create(log, "t", 1, NULL));
+    partition_t *p = log_partition(log, "t", 0);
+    fill(p, 10, 5, 0);
+    CHECK_OK(log_flush(log));
+    CHECK_OK(partition_delete_records(p, 40));
+    CHECK_OK(log_checkpoint(log));
+    CHECK_OK(log_topic_delete(log, "t"));
+    CHECK_OK(log_topic_create(log, "t", 1, NULL));
+    p = log_partition(log, "t", 0);
+    fill(p, 2, 5, 0);
+    CHECK_OK(log_flush(log));
+    log_abandon(log);
+    log = open_log(dir);
+    p = log_partition(log, "t", 0);
+    CHECK_EQ_INT(partition_log_start_offset(p), 0);
+    check_sequence(p, 0, 10);
+    CHECK_OK(log_close(log));
+    test_rmtree(dir);
+}
+
+TEST(trusted_reopen_keeps_max_timestamp)
+{
+    /* Out-of-order timestamps: the newest must survive a clean reopen, or
+     * time lookups and retention go wrong. */
+    const char *dir = test_tmpdir("log");
+    log_t *log = open_log(dir);
+    const char *over[] = {"index.interval.bytes", "0", NULL};
+    CHECK_OK(log_topic_create(log, "t", 1, over));
+    partition_t *p = log_partition(log, "t", 0);
+    int64_t now = kp_now_ms();
+    int64_t ts[] = {10, now, 10};
+    for (int i = 0; i < 3; i++) {
+        uint8_t *buf;
+        size_t len;
+        CHECK_OK(tl_make_kv(NULL, "x", ts[i], &buf, &len));
+        tl_append(p, buf, len);
+        kp_free(buf);
+    }
+    CHECK_OK(partition_maybe_roll(p, now, 1));
+    CHECK_OK(log_close(log));
+    log = open_log(dir);
+    p = log_partition(log, "t", 0);
+    int64_t off, found;
+    CHECK_OK(partition_offset_for_time(p, 500, &off, &found));
+    CHECK_EQ_INT(off, 1);
+    const char *ret[] = {"retention.ms", "3600000", NULL};
+    CHECK_OK(log_topic_alter_config(log, "t", ret));
+    int deleted;
+    CHECK_OK(partition_apply_retention(p, now, &deleted));
+    CHECK_EQ_INT(deleted, 0);
+    CHECK_OK(log_close(log));
+    test_rmtree(dir);
+}
+
+TEST(index_allocation_failure_keeps_offsets_right)
+{
+    const char *dir = test_tmpdir("log");
+    log_t *log = open_log(dir);
+    const char *over[] = {"index.interval.bytes", "0", NULL};
+    CHECK_OK(log_topic_create(log, "t", 1, over));
+    partition_t *p = log_partition(log, "t", 0);
+    uint8_t *buf;
+    size_t len;
+    fill(p, 1, 3, 0);
+    CHECK_OK(tl_make_batch(0, 3, "v", 3, 0, 3, &buf, &len));
+    kp_mem_fail_after(0);           /* the index push of this append fails */
+    partition_append_result_t res;
+    int rc = partition_append(p, buf, len, &res);
+    kp_mem_fail_reset();
+    kp_free(buf);
+    CHECK_OK(rc);
+    CHECK_EQ_INT(res.base_offset, 3);
+    CHECK_OK(partition_maybe_roll(p, kp_now_ms(), 1));
+    fill(p, 1, 3, 0);
+    CHECK_OK(log_flush(log));
+    check_sequence(p, 0, 9);
+    check_sequence(p, 4, 9);
+    CHECK_OK(log_close(log));
+    test_rmtree(dir);
+}
+
+TEST(one_process_per_log_directory)
+{
+    const char *dir = test_tmpdir("log");
+    log_t *log = open_log(dir), *other;
+    kp_log_set_sink(capture, NULL);
+    CHECK_EQ_INT(log_open(dir, NULL, &other), KP_ELOCKED);
+    kp_log_set_sink(NULL, NULL);
+    CHECK_OK(log_close(log));
+    CHECK_OK(log_open(dir, NULL, &other));
+    CHECK_OK(log_close(other));
+    test_rmtree(dir);
+}
+
 /* ---- failures through a swapped file layer ---- */
 
 static int fail_fdatasync(int fd) { (void)fd; return -EIO; }
@@ -831,6 +938,10 @@ int main(void)
     RUN(forever_is_the_default);
     RUN(compaction_keeps_latest_per_key);
     RUN(topics_config_and_lifecycle);
+    RUN(recreated_topic_ignores_old_checkpoints);
+    RUN(trusted_reopen_keeps_max_timestamp);
+    RUN(index_allocation_failure_keeps_offsets_right);
+    RUN(one_process_per_log_directory);
     RUN(fsync_failure_fail_stops_the_partition);
     RUN(failed_write_is_undone_and_appends_resume);
     RUN(allocation_failures_are_reported);
