@@ -356,6 +356,8 @@ TEST(fsync_failure_keeps_what_was_acknowledged)
 
 typedef struct step_ctx {
     workload_t *w;
+    const char *root;           /* directory to image; w->dir when NULL */
+    int64_t written_end;        /* used with root */
     int64_t acked;
     int images, failures;
     char why[256];
@@ -410,13 +412,14 @@ static void at_every_op(long seq, const char *what, void *vctx)
         return;
     const char *img = test_tmpdir("opimg");
     faultfs_set_op_hook(NULL, NULL);
-    int rc = faultfs_image(c->w->dir, img, NULL, NULL);
+    int rc = faultfs_image(c->root ? c->root : c->w->dir, img, NULL, NULL);
     if (rc == 0) {
         if (c->compacted)
             rc = check_compacted_image(img, c->why, sizeof c->why);
         else
-            rc = check_image(img, c->acked, partition_log_end_offset(c->w->p), -1, c->why,
-                             sizeof c->why);
+            rc = check_image(img, c->acked,
+                             c->root ? c->written_end : partition_log_end_offset(c->w->p), -1,
+                             c->why, sizeof c->why);
     } else {
         snprintf(c->why, sizeof c->why, "image failed");
     }
@@ -491,6 +494,54 @@ TEST(crash_at_every_step_of_compaction)
     free(w);
     if (c.failures)
         test_fail(__FILE__, __LINE__, "crash at op %ld: %s", c.fail_seq, c.why);
+}
+
+TEST(crash_at_every_step_of_recovery)
+{
+    /* Recovery itself writes (truncation, index rebuild, marker removal):
+     * a crash in the middle of it must leave something the next recovery
+     * still gets right. */
+    workload_t *w = calloc(1, sizeof *w);
+    char why[256];
+    wl_open(w, "700");
+    for (int i = 0; i < 24; i++) {
+        wl_append(w, 2);
+        if (i % 6 == 5)
+            CHECK_OK(log_flush(w->log));
+    }
+    CHECK_OK(log_flush(w->log));
+    int64_t acked = partition_high_watermark(w->p);
+    for (int i = 0; i < 6; i++)
+        wl_append(w, 2);
+    int64_t written = partition_log_end_offset(w->p);
+    char torn[512];
+    snprintf(torn, sizeof torn, "%s", test_tmpdir("torn"));
+    tear_ctx_t tc = {150, true};
+    CHECK_OK(faultfs_image(w->dir, torn, tear, &tc));
+    wl_close(w);
+    free(w);
+
+    step_ctx_t c = {.root = torn, .written_end = written, .acked = acked};
+    faultfs_install();
+    faultfs_set_op_hook(at_every_op, &c);
+    log_t *log;
+    kp_log_set_sink(quiet, NULL);
+    int rc = log_open(torn, NULL, &log);
+    faultfs_set_op_hook(NULL, NULL);
+    if (rc == 0)
+        rc = log_close(log);
+    kp_log_set_sink(NULL, NULL);
+    faultfs_uninstall();
+    /* And the finished recovery itself. */
+    int rc2 = check_image(torn, acked, written, -1, why, sizeof why);
+    test_rmtree(torn);
+    CHECK_OK(rc);
+    printf("# %d crash points during recovery checked\n", c.images);
+    if (c.failures)
+        test_fail(__FILE__, __LINE__, "crash at op %ld of recovery: %s", c.fail_seq, c.why);
+    if (rc2)
+        test_fail(__FILE__, __LINE__, "after recovery: %s", why);
+    CHECK(c.images > 5);
 }
 
 /* After a crash at any step of topic creation, the log opens, and the topic
@@ -569,5 +620,6 @@ int main(void)
     RUN(crash_at_every_step_of_roll_checkpoint_and_close);
     RUN(crash_at_every_step_of_compaction);
     RUN(crash_at_every_step_of_topic_creation);
+    RUN(crash_at_every_step_of_recovery);
     return test_summary();
 }
