@@ -14,8 +14,9 @@
  * in every advertised version or can be null.  When a field is absent in
  * the decoded version it holds its Kafka default: the "= n" in the note,
  * else 0 for numbers, null (len -1) for strings and bytes, and n == -1 for
- * arrays.  A handler encoding a response may fill fields the negotiated
- * version lacks; they are simply not written.
+ * arrays.  A handler
+ * encoding a response may fill fields the negotiated version lacks; they
+ * are simply not written.
  *
  * Ownership: a decoded request's strings, bytes and records point into the
  * received frame; its arrays live in the request's arena.  Both must
@@ -58,7 +59,7 @@ typedef struct metadata_req {
     /* metadata_req_metadata_request_topic_t; null v1+.  v0: empty means all
      * topics; v1+: null means all topics, empty means none. */
     karray_t topics;
-    bool allow_auto_topic_creation;     /* v4+, = true (see msg.c) */
+    bool allow_auto_topic_creation;     /* v4+, = true */
 } metadata_req_t;
 
 typedef struct metadata_resp_metadata_response_broker {

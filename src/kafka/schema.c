@@ -118,6 +118,7 @@ int schema_decode(const kschema_t *s, krd_t *r, int16_t v, bool flex, arena_t *a
         if (v < f->vmin || v > f->vmax) {
             /* Absent in this version: the default, or a null string. */
             switch (f->type) {
+            case KT_BOOL: *(bool *)dst = f->dflt != 0; break;
             case KT_INT8: *(int8_t *)dst = (int8_t)f->dflt; break;
             case KT_INT16: *(int16_t *)dst = (int16_t)f->dflt; break;
             case KT_INT32: *(int32_t *)dst = (int32_t)f->dflt; break;

@@ -267,6 +267,10 @@ void kwr_raw(kwr_t *w, const void *p, size_t n)
 
 void kwr_str(kwr_t *w, kstr_t s, bool compact)
 {
+    if (!compact && s.len > INT16_MAX) {
+        w->err = KP_ETOOLARGE;      /* an int16 length cannot say it */
+        return;
+    }
     if (compact)
         kwr_uvarint(w, (uint32_t)(s.len + 1));
     else

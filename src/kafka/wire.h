@@ -50,7 +50,7 @@ typedef struct krd {
 static inline void krd_init(krd_t *r, const void *p, size_t n)
 {
     r->p = p;
-    r->end = r->p + n;
+    r->end = n ? r->p + n : r->p;
     r->err = 0;
 }
 static inline size_t krd_left(const krd_t *r) { return (size_t)(r->end - r->p); }

@@ -142,6 +142,7 @@ typedef struct seg_cursor {
     int64_t pos, end;
     int64_t win_pos;
     size_t win_len;
+    int64_t last_size;          /* size of the batch last stepped over */
     uint8_t win[8192];
 } seg_cursor_t;
 

@@ -276,6 +276,7 @@ void seg_cursor_init(seg_cursor_t *c, int fd, int64_t pos, int64_t end)
     c->end = end;
     c->win_pos = 0;
     c->win_len = 0;
+    c->last_size = 0;
 }
 
 int seg_cursor_peek(seg_cursor_t *c, batch_header_t *h)
@@ -285,7 +286,10 @@ int seg_cursor_peek(seg_cursor_t *c, batch_header_t *h)
     if (c->end - c->pos < BATCH_HEADER_SIZE)
         return KP_ECORRUPT;
     if (c->pos < c->win_pos || c->pos + BATCH_HEADER_SIZE > c->win_pos + (int64_t)c->win_len) {
-        size_t want = sizeof c->win;
+        /* Batches bigger than the window put one header per read anyway:
+         * then read just the header instead of copying a window of data. */
+        size_t want = c->last_size > (int64_t)sizeof c->win / 2 ? BATCH_HEADER_SIZE
+                                                                 : sizeof c->win;
         if ((int64_t)want > c->end - c->pos)
             want = (size_t)(c->end - c->pos);
         ssize_t r = kp_file_pread_all(c->fd, c->win, want, c->pos);
@@ -307,6 +311,7 @@ int seg_cursor_peek(seg_cursor_t *c, batch_header_t *h)
 void seg_cursor_advance(seg_cursor_t *c, const batch_header_t *h)
 {
     c->pos += batch_size(h);
+    c->last_size = batch_size(h);
 }
 
 static int segment_rebuild_indexes(segment_t *s);

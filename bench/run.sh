@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# bench/run.sh -- run the log engine benchmark; `make bench` calls this with
+# BUILD set.  Arguments go to log_bench (try --quick, --dir, --only, --help).
+# The output is also saved in build/bench-results.txt.
+set -euo pipefail
+
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.."
+
+bin="$BUILD/bench/log_bench"
+if [[ ! -x $bin ]]; then
+    echo "bench/run.sh: $bin not built; run 'make bench'" >&2
+    exit 1
+fi
+mkdir -p build
+"$bin" "$@" 2>&1 | tee build/bench-results.txt
