@@ -64,6 +64,19 @@ int32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel)
     return best;
 }
 
+int32_t offset_index_after(const offset_index_t *ix, uint32_t pos)
+{
+    int32_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (ix->e[mid].pos < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 uint32_t time_index_lookup(const time_index_t *ix, int64_t ts)
 {
     int32_t lo = 0, hi = ix->n - 1, best = -1;

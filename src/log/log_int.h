@@ -51,6 +51,8 @@ int offset_index_push(offset_index_t *ix, uint32_t rel_offset, uint32_t pos);
 int time_index_push(time_index_t *ix, int64_t max_ts, uint32_t rel_offset);
 /* Slot of the last entry with rel_offset <= rel, -1 when none. */
 int32_t offset_index_lookup(const offset_index_t *ix, uint32_t rel);
+/* Slot of the first entry with pos >= pos, n when none. */
+int32_t offset_index_after(const offset_index_t *ix, uint32_t pos);
 /* rel_offset of the last entry with max_ts < ts; 0 when none. */
 uint32_t time_index_lookup(const time_index_t *ix, int64_t ts);
 void offset_index_free(offset_index_t *ix);
@@ -117,6 +119,9 @@ int segment_open(const char *path, int64_t base_offset, int64_t prev_last_offset
  * even that failed). */
 int segment_append(segment_t *s, const uint8_t *batch, size_t len,
                    const batch_header_t *h, int64_t index_interval_bytes);
+
+/* Rebuild both indexes from the segment's (already validated) bytes. */
+int segment_rebuild_indexes(segment_t *s);
 
 /* Write any index entries not yet in the index files, and (sync) fsync them. */
 int segment_flush_indexes(segment_t *s, bool sync);

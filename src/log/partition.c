@@ -541,17 +541,47 @@ int partition_read(partition_t *p, int64_t offset, int64_t max_bytes, int64_t ma
         if (pos >= s->size)
             continue;
         /* Extend over whole batches, at least one, while within max_bytes and
-         * wholly below max_offset. */
+         * wholly below max_offset.  The first batch comes from segment_find;
+         * then the sparse index lets us jump from batch boundary to batch
+         * boundary without reading headers (a 1 MiB fetch of 16 KiB batches
+         * would otherwise cost 64 header reads); the cursor finishes the
+         * last stretch between index entries. */
         seg_cursor_t c;
         int64_t len = 0, next = offset;
-        seg_cursor_init(&c, s->fd, pos, s->size);
+        if (batch_last_offset(&h) >= max_offset)
+            return 0;
+        out->first_offset = h.base_offset;
+        len = batch_size(&h);
+        next = batch_last_offset(&h) + 1;
+        int64_t jumped_base = -1;
+        for (int32_t e = offset_index_after(&s->oidx, (uint32_t)(pos + len)); e >= 0 && e < s->oidx.n; e++) {
+            int64_t epos = s->oidx.e[e].pos, ebase = s->base_offset + s->oidx.e[e].rel_offset;
+            /* Every batch before epos ends below ebase. */
+            if (epos - pos > max_bytes || ebase > max_offset)
+                break;
+            len = epos - pos;
+            next = ebase;
+            jumped_base = ebase;
+        }
+        seg_cursor_init(&c, s->fd, pos + len, s->size);
         while ((rc = seg_cursor_peek(&c, &h)) == 1) {
+            if (jumped_base >= 0) {
+                /* The range must end on a batch boundary: the header where
+                 * the index sent us has to be the batch it names. */
+                if (h.base_offset != jumped_base) {
+                    KP_WARN("segment %s: index does not match the log at %lld; rebuilding",
+                            s->path, (long long)(pos + len));
+                    rc = segment_rebuild_indexes(s);
+                    if (rc)
+                        return rc;
+                    return partition_read(p, offset, max_bytes, max_offset, out);
+                }
+                jumped_base = -1;
+            }
             if (batch_last_offset(&h) >= max_offset)
                 break;
-            if (len > 0 && len + batch_size(&h) > max_bytes)
+            if (len + batch_size(&h) > max_bytes)
                 break;
-            if (len == 0)
-                out->first_offset = h.base_offset;
             len += batch_size(&h);
             next = batch_last_offset(&h) + 1;
             seg_cursor_advance(&c, &h);

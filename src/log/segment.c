@@ -314,7 +314,6 @@ void seg_cursor_advance(seg_cursor_t *c, const batch_header_t *h)
     c->last_size = batch_size(h);
 }
 
-static int segment_rebuild_indexes(segment_t *s);
 
 int segment_find(segment_t *s, int64_t offset, int64_t *pos, batch_header_t *h)
 {
@@ -499,7 +498,7 @@ static int open_scan_cb(void *ctx, const batch_header_t *h, int64_t pos)
 
 /* Rebuild both indexes from the log bytes [0, size), which were validated
  * when the segment was opened or appended. */
-static int segment_rebuild_indexes(segment_t *s)
+int segment_rebuild_indexes(segment_t *s)
 {
     offset_index_free(&s->oidx);
     time_index_free(&s->tidx);
