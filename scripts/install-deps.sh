@@ -4,8 +4,18 @@
 # `make run`, `make test` and `make bench` call it first.
 set -eu
 
+# Build: compilers and the codec libraries.  Tests: the real Kafka clients
+# the integration tests drive (kcat, confluent-kafka-python, kafka-python on
+# Debian's python3; kafkajs comes from npm with a lockfile, installed by
+# tests/integration/test_kafkajs.sh).
 PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
-      libclang-rt-14-dev util-linux"
+      libclang-rt-14-dev util-linux librdkafka-dev
+      kcat python3 python3-confluent-kafka python3-kafka"
+# Node.js may come from elsewhere than Debian (this machine kind ships
+# NodeSource's, which bundles npm and conflicts with Debian's npm): only
+# install Debian's when the commands are missing.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,196 @@
+"""Malformed and hostile requests on a raw socket: each gets a clear error
+response when the frame is intact, or the connection is closed; the server
+never crashes and keeps serving.  Usage: badinput_py.py HOST PORT"""
+import socket
+import struct
+import sys
+import zlib
+
+HOST, PORT = sys.argv[1], int(sys.argv[2])
+failed = 0
+
+
+def conn():
+    s = socket.create_connection((HOST, PORT), timeout=5)
+    return s
+
+
+def send_frame(s, payload):
+    s.sendall(struct.pack(">i", len(payload)) + payload)
+
+
+def recv_frame(s):
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = s.recv(4 - len(hdr))
+        if not chunk:
+            return None
+        hdr += chunk
+    n = struct.unpack(">i", hdr)[0]
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return body
+
+
+def header(key, ver, corr, client=b"bad"):
+    return struct.pack(">hhih", key, ver, corr, len(client)) + client
+
+
+def closed(s):
+    try:
+        return s.recv(1) == b""
+    except (ConnectionResetError, socket.timeout):
+        return True
+
+
+def api_versions_ok():
+    s = conn()
+    send_frame(s, header(18, 0, 7))
+    r = recv_frame(s)
+    s.close()
+    return r is not None and struct.unpack(">ih", r[:6]) == (7, 0)
+
+
+def check(name, ok, why=""):
+    global failed
+    if ok and api_versions_ok():
+        print(f"PASS: {name}")
+    else:
+        failed += 1
+        print(f"FAIL: {name}: {why or 'server stopped answering'}")
+
+
+# Oversized frame (beyond socket.request.max.bytes): closed before allocation.
+s = conn()
+s.sendall(struct.pack(">i", 2_000_000_000) + b"x" * 100)
+check("oversized frame closes the connection", closed(s))
+
+s = conn()
+s.sendall(struct.pack(">i", -5))
+check("negative frame size closes the connection", closed(s))
+
+s = conn()
+send_frame(s, b"\x00")
+check("frame shorter than a request header closes the connection", closed(s))
+
+s = conn()
+send_frame(s, header(9999, 0, 1))
+check("unknown API key closes the connection", closed(s))
+
+# ApiVersions at an unsupported version: a v0 answer with UNSUPPORTED_VERSION.
+s = conn()
+send_frame(s, header(18, 99, 42))
+r = recv_frame(s)
+ok = r is not None and struct.unpack(">ih", r[:6]) == (42, 35)
+check("ApiVersions v99 answered with UNSUPPORTED_VERSION in v0 format", ok, repr(r[:16] if r else r))
+
+# Metadata v1 claiming a million topics in a tiny frame: refused before allocating.
+s = conn()
+send_frame(s, header(3, 1, 3) + struct.pack(">i", 1_000_000) + b"\x00\x01a")
+check("array count larger than the frame closes the connection", closed(s))
+
+# String length past the end of the frame.
+s = conn()
+send_frame(s, header(3, 1, 4) + struct.pack(">i", 1) + struct.pack(">h", 3000) + b"abc")
+check("string length past the frame closes the connection", closed(s))
+
+
+def produce_v3(topic, batch, corr=9, acks=-1):
+    body = struct.pack(">h", -1)                       # transactional_id null
+    body += struct.pack(">hi", acks, 5000)
+    body += struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic
+    body += struct.pack(">i", 1) + struct.pack(">i", 0)
+    body += struct.pack(">i", len(batch)) + batch
+    return header(0, 3, corr) + body
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def zigzag(n):
+    n = (n << 1) ^ (n >> 63)
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def batch_v2(value, good_crc=True, codec=0, records=None):
+    rec = b"\x00" + zigzag(0) + zigzag(0) + zigzag(-1) + zigzag(len(value)) + value + zigzag(0)
+    rec = zigzag(len(rec)) + rec
+    recs = records if records is not None else rec
+    after_crc = struct.pack(">hiqqqhii", codec, 0, 1000, 1000, -1, -1, -1, 1) + recs
+    crc = crc32c(after_crc) ^ (0 if good_crc else 1)
+    head = struct.pack(">qiib", 0, 4 + 1 + 4 + len(after_crc), 0, 2) + struct.pack(">I", crc)
+    return head + after_crc
+
+
+def produce_error(frame):
+    s = conn()
+    send_frame(s, frame)
+    r = recv_frame(s)
+    s.close()
+    if r is None:
+        return None
+    # corr, [topics: name, [partitions: index, error, base_offset, append_time]], throttle
+    off = 4 + 4
+    (nlen,) = struct.unpack(">h", r[off:off + 2])
+    off += 2 + nlen + 4
+    idx, err, base = struct.unpack(">ihq", r[off:off + 14])
+    return err, base
+
+
+# A good batch first, so the topic exists.
+r = produce_error(produce_v3(b"raw", batch_v2(b"hello")))
+# The topic is not auto-created by Produce (only Metadata does that).
+check("produce to an unknown topic answers UNKNOWN_TOPIC_OR_PARTITION", r is not None and r[0] == 3, repr(r))
+s = conn()
+send_frame(s, header(3, 1, 5) + struct.pack(">i", 1) + struct.pack(">h", 3) + b"raw")
+recv_frame(s)
+s.close()
+r = produce_error(produce_v3(b"raw", batch_v2(b"hello")))
+check("hand-built RecordBatch v2 accepted", r is not None and r == (0, 0), repr(r))
+r = produce_error(produce_v3(b"raw", batch_v2(b"bad", good_crc=False)))
+check("bad CRC answered CORRUPT_MESSAGE", r is not None and r[0] == 2, repr(r))
+r = produce_error(produce_v3(b"raw", batch_v2(b"x")[:-3]))
+check("truncated batch answered CORRUPT_MESSAGE", r is not None and r[0] == 2, repr(r))
+# Valid CRC over records that do not parse (a record length beyond the batch).
+r = produce_error(produce_v3(b"raw", batch_v2(b"", records=zigzag(500) + b"\x00" * 10)))
+check("unparseable records answered CORRUPT_MESSAGE", r is not None and r[0] == 2, repr(r))
+# gzip "records" that decompress to garbage.
+r = produce_error(produce_v3(b"raw", batch_v2(b"", codec=1, records=zlib.compress(b"junk" * 10))))
+check("bad compressed records answered CORRUPT_MESSAGE", r is not None and r[0] == 2, repr(r))
+r = produce_error(produce_v3(b"raw", batch_v2(b"again")))
+check("the partition still takes good batches after bad ones", r is not None and r == (0, 1), repr(r))
+
+# acks=0: no response at all, then the next request is answered in order.
+s = conn()
+send_frame(s, produce_v3(b"raw", batch_v2(b"silent"), corr=77, acks=0))
+send_frame(s, header(18, 0, 78))
+r = recv_frame(s)
+s.close()
+check("acks=0 gets no response; the next request is answered", r is not None and struct.unpack(">i", r[:4])[0] == 78, repr(r[:8] if r else r))
+
+# Pipelined requests are answered in order.
+s = conn()
+for i in range(20):
+    send_frame(s, header(18, 0, 1000 + i))
+corrs = [struct.unpack(">i", recv_frame(s)[:4])[0] for _ in range(20)]
+s.close()
+check("pipelined requests answered in order", corrs == list(range(1000, 1020)), repr(corrs))
+
+sys.exit(1 if failed else 0)
