@@ -18,6 +18,7 @@ static int usage(FILE *out)
             "commands in this build:\n"
             "  server [-c FILE] [--set k=v]  the Kafka-protocol broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
+            "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
             "  version              print the version\n"
             "  help                 this text\n"
             "\n"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "server") == 0)
         return cli_server(argc - 2, argv + 2);
+    if (strcmp(cmd, "bench") == 0)
+        return cli_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0)
         return cli_log(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

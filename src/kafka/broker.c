@@ -81,6 +81,7 @@ void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx)
     (void)hw;
     produce_wake(b, p, err);
     fetch_wake(b, p);
+    group_offsets_wake(b, p, err);
 }
 
 log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err)
@@ -273,6 +274,7 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
         rc = KP_EINVAL;
         goto fail;
     }
+    conn_capture_init();
     loop_set_before_sleep(b->loop, group_commit, b);
     loop_timer_start(b->loop, &b->maint_timer, 5000, maintain, b);
     KP_INFO("kappa broker %d ready: data in %s, cluster %s, %d topic(s)", cfg->node_id,

@@ -125,6 +125,7 @@ void produce_forget_partition(broker_t *b, partition_t *p);
 void conn_flush(conn_t *c);
 void conn_release_request(kreq_t *r);
 int conn_accept(broker_t *b, int fd, const char *peer);
+void conn_capture_init(void);   /* reads KAPPA_CAPTURE_DIR */
 void conn_close_all(broker_t *b);
 /* True when this build has a handler for the API: only those are advertised. */
 bool kapi_served(int16_t key);
@@ -134,5 +135,8 @@ void api_versions_unsupported(kreq_t *r);
 kapi_handler_fn *group_handler_for(int16_t key);
 int group_coord_start(broker_t *b);
 void group_coord_stop(broker_t *b);
+/* offsets.c: answer offset commits and group deletions whose
+ * __consumer_offsets batch the sync of p now covers (from broker_on_synced). */
+void group_offsets_wake(broker_t *b, partition_t *p, int err);
 
 #endif

@@ -15,6 +15,7 @@
  */
 #include "broker.h"
 #include "kerr.h"
+#include "request.h"
 #include "../core/kp_endian.h"
 #include "../core/kp_error.h"
 #include "../core/kp_mem.h"
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -50,6 +52,31 @@ struct conn {
 };
 
 static void conn_close(conn_t *c);
+
+/*
+ * KAPPA_CAPTURE_DIR: write every request frame received to that directory,
+ * one file each (API-VERSION-SEQ.bin).  Used to capture the fuzz corpus from
+ * real clients; off unless the variable is set when the server starts.
+ */
+static const char *capture_dir;
+static unsigned capture_seq;
+
+void conn_capture_init(void)
+{
+    capture_dir = getenv("KAPPA_CAPTURE_DIR");
+}
+
+static void capture(const uint8_t *frame, size_t len, const kreq_header_t *h)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%02d-v%d-%05u.bin", capture_dir, h->api_key,
+             h->api_version, capture_seq++);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(frame, 1, len, f);
+        fclose(f);
+    }
+}
 static void conn_io(loop_t *l, int fd, uint32_t events, void *ctx);
 
 static void set_events(conn_t *c, uint32_t ev)
@@ -193,25 +220,25 @@ static void queue_request(conn_t *c, kreq_t *r)
 }
 
 /* Returns false when the connection must close. */
+/* Returns false when the connection must close. */
 static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
 {
     broker_t *b = c->b;
     krd_t rd;
+    kreq_header_t hdr;
     krd_init(&rd, frame, len);
-    int16_t key = krd_i16(&rd), ver = krd_i16(&rd);
-    int32_t corr = krd_i32(&rd);
-    if (rd.err) {
-        KP_WARN("%s: request header too short (%zu bytes); closing", c->peer, len);
+    int rc = kreq_decode_header(&rd, &hdr);
+    kapi_handler_fn *h = hdr.api ? handler_for(hdr.api_key) : NULL;
+    if (rc == KP_ECORRUPT || (hdr.api && !h) || rc == KP_ENOTFOUND) {
+        if (rc == KP_ECORRUPT)
+            KP_WARN("%s: malformed request header (%zu bytes); closing", c->peer, len);
+        else
+            KP_WARN("%s: unknown API key %d; closing", c->peer, hdr.api_key);
         kp_free(frame);
         return false;
     }
-    const kapi_t *api = kapi_find(key);
-    kapi_handler_fn *h = api ? handler_for(key) : NULL;
-    if (!api || !h) {
-        KP_WARN("%s: unknown API key %d; closing", c->peer, key);
-        kp_free(frame);
-        return false;
-    }
+    if (capture_dir)
+        capture(frame, len, &hdr);
     kreq_t *r = kp_calloc(1, sizeof *r);
     if (!r) {
         kp_free(frame);
@@ -219,19 +246,20 @@ static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
     }
     r->b = b;
     r->conn = c;
-    r->api = api;
-    r->api_key = key;
-    r->api_version = ver;
-    r->correlation_id = corr;
+    r->api = hdr.api;
+    r->api_key = hdr.api_key;
+    r->api_version = hdr.api_version;
+    r->correlation_id = hdr.correlation_id;
+    r->client_id = hdr.client_id;
+    r->flexible = hdr.flexible;
     r->frame = frame;
     r->frame_len = len;
     r->start_ns = kp_mono_ns();
-    arena_init(&r->arena, 4 * len + 65536);
+    arena_init(&r->arena, kreq_arena_limit(len));
     queue_request(c, r);
     b->requests++;
 
-    bool supported = ver >= api->min_version && ver <= api->max_version;
-    if (!supported && key == 18) {
+    if (rc == KP_EUNSUPPORTED && hdr.api_key == 18) {
         /* Answer in v0 format with UNSUPPORTED_VERSION and our range, as
          * librdkafka expects before it retries with a lower version. */
         r->api_version = 0;
@@ -239,23 +267,16 @@ static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
         api_versions_unsupported(r);
         return true;
     }
-    if (!supported) {
-        KP_WARN("%s: %s v%d not supported (%d..%d); closing", c->peer, api->name, ver,
-                api->min_version, api->max_version);
+    if (rc == KP_EUNSUPPORTED) {
+        KP_WARN("%s: %s v%d not supported (%d..%d); closing", c->peer, hdr.api->name,
+                hdr.api_version, hdr.api->min_version, hdr.api->max_version);
         r->state = KREQ_NONE;
         return false;
     }
-    r->flexible = ver >= api->flexible_from;
-    r->client_id = krd_str(&rd, false, true);  /* int16 length even in header v2 */
-    if (r->flexible)
-        krd_tags(&rd);
-    r->body = arena_alloc(&r->arena, api->req->size);
-    int rc = rd.err ? rd.err : r->body ? 0 : KP_ENOMEM;
-    if (rc == 0)
-        rc = schema_decode(api->req, &rd, ver, r->flexible, &r->arena, r->body);
+    rc = kreq_decode_body(&rd, &hdr, &r->arena, &r->body);
     if (rc) {
-        KP_WARN("%s: malformed %s v%d request (%s); closing", c->peer, api->name, ver,
-                kp_strerror(rc));
+        KP_WARN("%s: malformed %s v%d request (%s); closing", c->peer, hdr.api->name,
+                hdr.api_version, kp_strerror(rc));
         r->state = KREQ_NONE;
         return false;
     }
@@ -265,15 +286,6 @@ static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
 
 /* ---- reading ---- */
 
-static bool frame_size_ok(conn_t *c, int32_t size)
-{
-    if (size <= 0 || size > c->b->cfg.socket_request_max_bytes) {
-        KP_WARN("%s: frame size %d outside 1..%lld (socket.request.max.bytes); closing",
-                c->peer, size, (long long)c->b->cfg.socket_request_max_bytes);
-        return false;
-    }
-    return true;
-}
 
 static void conn_read(conn_t *c)
 {
@@ -313,12 +325,10 @@ static void conn_read(conn_t *c)
         }
         c->rlen += (size_t)n;
         size_t off = 0;
-        while (c->rlen - off >= 4) {
-            int32_t size = (int32_t)kp_be32(c->rbuf + off);
-            if (!frame_size_ok(c, size)) {
-                c->closing = true;
-                return;
-            }
+        int32_t size;
+        int frc;
+        while ((frc = kframe_size(c->rbuf + off, c->rlen - off,
+                                  c->b->cfg.socket_request_max_bytes, &size)) == 1) {
             size_t have = c->rlen - off - 4;
             if (have < (size_t)size) {
                 if ((size_t)size + 4 > RBUF_SIZE) {
@@ -346,6 +356,14 @@ static void conn_read(conn_t *c)
                 c->closing = true;
                 return;
             }
+        }
+        if (frc < 0) {
+            /* Invariant (1): closed before anything is allocated for it. */
+            KP_WARN("%s: frame size %d outside 1..%lld (socket.request.max.bytes); closing",
+                    c->peer, (int32_t)kp_be32(c->rbuf + off),
+                    (long long)c->b->cfg.socket_request_max_bytes);
+            c->closing = true;
+            return;
         }
         memmove(c->rbuf, c->rbuf + off, c->rlen - off);
         c->rlen -= off;
