@@ -146,6 +146,10 @@ void handle_delete_topics(kreq_t *r)
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;
         }
+        if (broker_topic_internal(name)) {
+            out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
+            continue;
+        }
         for (int32_t j = 0; j < log_topic_partitions(t); j++)
             produce_forget_partition(b, log_topic_partition(t, j));
         int rc = log_topic_delete(b->log, name);
@@ -176,6 +180,9 @@ void handle_create_partitions(kreq_t *r)
         log_topic_t *t = log_topic_find(b->log, name);
         if (!t) {
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (broker_topic_internal(name)) {
+            out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
+            out[i].error_message = arena_str(r, "Internal topics cannot be repartitioned");
         } else if (rt[i].count <= log_topic_partitions(t)) {
             out[i].error_code = KERR_INVALID_PARTITIONS;
             snprintf(m, sizeof m, "Topic currently has %d partitions, which is higher than "
@@ -213,6 +220,10 @@ void handle_delete_records(kreq_t *r)
         out[i].partitions = (karray_t){ps, np};
         int16_t terr;
         log_topic_t *t = broker_topic(b, rt[i].name, false, &terr);
+        if (t && broker_topic_internal(log_topic_name(t))) {
+            t = NULL;
+            terr = KERR_INVALID_TOPIC_EXCEPTION;
+        }
         for (int j = 0; j < np; j++) {
             ps[j].partition_index = rp[j].partition_index;
             ps[j].low_watermark = -1;
@@ -379,6 +390,11 @@ void handle_alter_configs(kreq_t *r)
         log_topic_t *t = log_topic_find(b->log, name);
         if (!t) {
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        if (broker_topic_internal(name)) {
+            out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
+            out[i].error_message = arena_str(r, "Internal topic configs are managed by kappa");
             continue;
         }
         const char **kv = config_list(r, &rr[i].configs,

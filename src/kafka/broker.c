@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -82,6 +83,13 @@ void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx)
     produce_wake(b, p, err);
     fetch_wake(b, p);
     group_offsets_wake(b, p, err);
+}
+
+bool broker_topic_internal(const char *name)
+{
+    /* The coordinator's own state: a client write here could rewind a
+     * group's offsets, and more partitions would move groups between them. */
+    return strcmp(name, "__consumer_offsets") == 0 || strcmp(name, "__transaction_state") == 0;
 }
 
 log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err)
@@ -192,12 +200,51 @@ static int listen_on(broker_t *b, const listener_addr_t *a)
 
 /* ---- upkeep ---- */
 
+typedef struct ckpt_job {
+    broker_t *b;
+    log_ckpt_t *c;
+    int rc;
+} ckpt_job_t;
+
+static void ckpt_work(void *ctx)
+{
+    ckpt_job_t *j = ctx;
+    j->rc = log_checkpoint_write(j->c);
+}
+
+static void ckpt_done(loop_t *l, void *ctx)
+{
+    ckpt_job_t *j = ctx;
+    (void)l;
+    if (j->rc)
+        KP_WARN("writing checkpoints failed: %s (recovery will scan more)", kp_strerror(j->rc));
+    j->b->ckpt_inflight = false;
+    log_checkpoint_free(j->c);
+    kp_free(j);
+}
+
+/* Periodic upkeep without blocking the loop on file syncs: the syncs a roll
+ * needs go through group commit, and checkpoint files are written by a
+ * worker (a stall here would show in every client's p99). */
 static void maintain(loop_t *l, void *ctx)
 {
     broker_t *b = ctx;
-    int rc = log_maintain(b->log, kp_now_ms());
+    int rc = log_upkeep(b->log, kp_now_ms());
     if (rc)
         KP_WARN("log upkeep: %s", kp_strerror(rc));
+    if (!b->ckpt_inflight) {
+        ckpt_job_t *j = kp_calloc(1, sizeof *j);
+        if (j && log_checkpoint_prepare(b->log, &j->c) == 0) {
+            j->b = b;
+            b->ckpt_inflight = true;
+            if (loop_post_work(l, ckpt_work, ckpt_done, j) != 0) {
+                ckpt_work(j);
+                ckpt_done(l, j);
+            }
+        } else {
+            kp_free(j);
+        }
+    }
     int64_t every = b->cfg.log_check_interval_ms < 30000 ? b->cfg.log_check_interval_ms : 30000;
     loop_timer_start(l, &b->maint_timer, every, maintain, b);
 }
@@ -235,6 +282,11 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
     int rc;
     memset(b, 0, sizeof *b);
     b->cfg = *cfg;
+    /* Produce frames of a megabyte arrive all the time; glibc would mmap
+     * and unmap each one, paying page faults and zeroing per request.  Keep
+     * them in the heap so the memory is reused. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     loop_timer_init(&b->maint_timer);
     kp_log_set_level((enum kp_log_level)cfg->log_level);
     rc = loop_create(cfg->fsync_workers, &b->loop);

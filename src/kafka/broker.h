@@ -87,6 +87,7 @@ struct broker {
     struct produce_wait *produce_waits;
     struct fetch_wait *fetch_waits;
     int syncs_inflight;
+    bool ckpt_inflight;         /* a checkpoint is being written by a worker */
     group_coord_t *groups;
     char cluster_id[32];
     /* counters for logs and tests */
@@ -127,6 +128,10 @@ void conn_release_request(kreq_t *r);
 int conn_accept(broker_t *b, int fd, const char *peer);
 void conn_capture_init(void);   /* reads KAPPA_CAPTURE_DIR */
 void conn_close_all(broker_t *b);
+/* The client's address as Kafka shows it ("/127.0.0.1"); "" once detached. */
+const char *kreq_peer_host(const kreq_t *r);
+/* Topics clients may read but not write, delete or reshape. */
+bool broker_topic_internal(const char *name);
 /* True when this build has a handler for the API: only those are advertised. */
 bool kapi_served(int16_t key);
 /* api_versions.c: the v0 UNSUPPORTED_VERSION answer. */

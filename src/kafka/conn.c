@@ -38,7 +38,8 @@
 struct conn {
     broker_t *b;
     int fd;
-    char peer[80];
+    char peer[80];                  /* host:port, for log lines */
+    char host[64];                  /* the address alone (DescribeGroups) */
     uint8_t *rbuf;
     size_t rlen;
     uint8_t *big;                   /* a frame too large for rbuf, being read */
@@ -203,6 +204,11 @@ static kapi_handler_fn *handler_for(int16_t key)
     return group_handler_for(key);
 }
 
+const char *kreq_peer_host(const kreq_t *r)
+{
+    return r->conn ? r->conn->host : "";
+}
+
 bool kapi_served(int16_t key)
 {
     return handler_for(key) != NULL;
@@ -280,6 +286,10 @@ static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
         r->state = KREQ_NONE;
         return false;
     }
+    /* The limit guards decoding, where sizes come from the client.  A
+     * response can legitimately grow with the broker's state (Metadata for
+     * thousands of partitions), so building it is not capped by the frame. */
+    r->arena.limit = 0;
     h(r);
     return true;
 }
@@ -488,6 +498,9 @@ int conn_accept(broker_t *b, int fd, const char *peer)
     c->b = b;
     c->fd = fd;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
+    const char *colon = strrchr(peer, ':');
+    int hl = colon ? (int)(colon - peer) : (int)strlen(peer);
+    snprintf(c->host, sizeof c->host, "/%.*s", hl, peer);
     c->events = EPOLLIN;
     int rc = loop_add(b->loop, fd, EPOLLIN, conn_io, c);
     if (rc) {

@@ -771,7 +771,7 @@ static void add_member_and_rebalance(group_t *g, kreq_t *r, const join_group_req
         int32_t cl = r->client_id.len > GROUP_CLIENT_ID_MAX ? GROUP_CLIENT_ID_MAX
                                                             : r->client_id.len;
         if (gstr_set(&m->client_id, r->client_id.p, cl > 0 ? cl : 0) ||
-            gstr_set(&m->client_host, "", 0) ||
+            gstr_set(&m->client_host, kreq_peer_host(r), (int32_t)strlen(kreq_peer_host(r))) ||
             (kstr_nonempty(req->group_instance_id) &&
              gstr_set(&m->group_instance_id, req->group_instance_id.p,
                       req->group_instance_id.len)) ||

@@ -204,6 +204,10 @@ void handle_produce(kreq_t *r)
         tr[i].partition_responses = (karray_t){pr, np};
         int16_t terr = KERR_NONE;
         log_topic_t *t = acks_ok ? broker_topic(b, td->name, false, &terr) : NULL;
+        if (t && broker_topic_internal(log_topic_name(t))) {
+            t = NULL;
+            terr = KERR_INVALID_TOPIC_EXCEPTION;    /* as Kafka answers */
+        }
         for (int j = 0; j < np; j++) {
             presp_t *o = &pr[j];
             o->index = pd[j].index;

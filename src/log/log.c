@@ -356,6 +356,7 @@ int log_open(const char *dir, const log_config_t *defaults, log_t **out)
     if (!log)
         return KP_ENOMEM;
     log->lock_fd = -1;
+    pthread_mutex_init(&log->ckpt_mu, NULL);
     if (strlen(dir) >= sizeof log->dir - 300) {
         kp_free(log);
         return -ENAMETOOLONG;
@@ -408,6 +409,7 @@ fail:
     kp_free(log->topics);
     if (log->lock_fd >= 0)
         close(log->lock_fd);
+    pthread_mutex_destroy(&log->ckpt_mu);
     kp_free(log);
     return rc;
 }
@@ -419,6 +421,7 @@ static void log_free(log_t *log)
     kp_free(log->topics);
     if (log->lock_fd >= 0)
         close(log->lock_fd);      /* releases the flock */
+    pthread_mutex_destroy(&log->ckpt_mu);
     kp_free(log);
 }
 
@@ -506,24 +509,48 @@ partition_t *log_pop_dirty(log_t *log)
 
 /* ---- checkpoints and upkeep ---------------------------------------------------- */
 
-int log_checkpoint(log_t *log)
+struct log_ckpt {
+    log_t *log;
+    uint64_t seq;
+    int n;
+    ckpt_entry_t *rp, *ls;
+    char rp_path[PATH_MAX + 64], ls_path[PATH_MAX + 64];
+};
+
+void log_checkpoint_free(log_ckpt_t *c)
 {
-    int total = 0, rc = 0;
+    if (!c)
+        return;
+    kp_free(c->rp);
+    kp_free(c->ls);
+    kp_free(c);
+}
+
+int log_checkpoint_prepare(log_t *log, log_ckpt_t **out)
+{
+    int total = 0;
     for (int i = 0; i < log->ntopics; i++)
         total += log->topics[i]->npartitions;
-    ckpt_entry_t *rp = kp_calloc((size_t)total + 1, sizeof *rp);
-    ckpt_entry_t *ls = kp_calloc((size_t)total + 1, sizeof *ls);
-    if (!rp || !ls) {
-        rc = KP_ENOMEM;
-        goto out;
+    log_ckpt_t *c = kp_calloc(1, sizeof *c);
+    if (!c)
+        return KP_ENOMEM;
+    c->rp = kp_calloc((size_t)total + 1, sizeof *c->rp);
+    c->ls = kp_calloc((size_t)total + 1, sizeof *c->ls);
+    if (!c->rp || !c->ls) {
+        log_checkpoint_free(c);
+        return KP_ENOMEM;
     }
-    int n = 0;
+    c->log = log;
+    c->seq = ++log->ckpt_seq;
+    snprintf(c->rp_path, sizeof c->rp_path, "%s/" RP_FILE, log->dir);
+    snprintf(c->ls_path, sizeof c->ls_path, "%s/" LSO_FILE, log->dir);
     for (int i = 0; i < log->ntopics; i++) {
         log_topic_t *t = log->topics[i];
         for (int32_t j = 0; j < t->npartitions; j++) {
             partition_t *p = t->partitions[j];
             /* Invariant (2): advance past closed segments only once their
-             * data and indexes are durable. */
+             * data and indexes are durable.  The index fsync here is the one
+             * blocking step, and only after a roll. */
             int k = 0;
             while (k < p->nsegs - 1 && p->segs[k]->synced_size == p->segs[k]->size)
                 k++;
@@ -536,28 +563,47 @@ int log_checkpoint(log_t *log)
                 if (r == 0)
                     p->recovery_point = target;
             }
-            snprintf(rp[n].topic, sizeof rp[n].topic, "%s", t->name);
-            rp[n].partition = j;
-            rp[n].offset = p->recovery_point;
-            ls[n] = rp[n];
-            ls[n].offset = p->log_start_offset;
-            n++;
+            ckpt_entry_t *e = &c->rp[c->n];
+            snprintf(e->topic, sizeof e->topic, "%s", t->name);
+            e->partition = j;
+            e->offset = p->recovery_point;
+            c->ls[c->n] = *e;
+            c->ls[c->n].offset = p->log_start_offset;
+            c->n++;
         }
     }
-    char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/" RP_FILE, log->dir);
-    rc = checkpoint_write(path, rp, n);
-    if (rc == 0) {
-        snprintf(path, sizeof path, "%s/" LSO_FILE, log->dir);
-        rc = checkpoint_write(path, ls, n);
+    *out = c;
+    return 0;
+}
+
+int log_checkpoint_write(log_ckpt_t *c)
+{
+    log_t *log = c->log;
+    int rc = 0;
+    pthread_mutex_lock(&log->ckpt_mu);
+    if (c->seq > log->ckpt_written) {
+        rc = checkpoint_write(c->rp_path, c->rp, c->n);
+        if (rc == 0)
+            rc = checkpoint_write(c->ls_path, c->ls, c->n);
+        if (rc == 0)
+            log->ckpt_written = c->seq;
     }
-out:
-    kp_free(rp);
-    kp_free(ls);
+    pthread_mutex_unlock(&log->ckpt_mu);
     return rc;
 }
 
-int log_maintain(log_t *log, int64_t now_ms)
+int log_checkpoint(log_t *log)
+{
+    log_ckpt_t *c;
+    int rc = log_checkpoint_prepare(log, &c);
+    if (rc)
+        return rc;
+    rc = log_checkpoint_write(c);
+    log_checkpoint_free(c);
+    return rc;
+}
+
+int log_upkeep(log_t *log, int64_t now_ms)
 {
     int first = 0, rc;
     for (int i = 0; i < log->ntopics; i++) {
@@ -581,6 +627,12 @@ int log_maintain(log_t *log, int64_t now_ms)
             }
         }
     }
+    return first;
+}
+
+int log_maintain(log_t *log, int64_t now_ms)
+{
+    int first = log_upkeep(log, now_ms), rc;
     rc = log_flush(log);
     if (rc && !first)
         first = rc;

@@ -127,6 +127,20 @@ int log_maintain(log_t *log, int64_t now_ms);
 /* Write both checkpoint files now. */
 int log_checkpoint(log_t *log);
 
+/*
+ * The same upkeep for an owner with worker threads, in non-blocking parts:
+ * log_upkeep() rolls, applies retention and compacts (no syncs);
+ * log_checkpoint_prepare() snapshots the checkpoint on the owning thread,
+ * log_checkpoint_write() writes it on any thread, log_checkpoint_free()
+ * releases it.  A snapshot older than one already written is skipped, so
+ * concurrent checkpoints never go back in time.
+ */
+typedef struct log_ckpt log_ckpt_t;
+int log_upkeep(log_t *log, int64_t now_ms);
+int log_checkpoint_prepare(log_t *log, log_ckpt_t **out);
+int log_checkpoint_write(log_ckpt_t *c);
+void log_checkpoint_free(log_ckpt_t *c);
+
 /* ---- topics ------------------------------------------------------------- */
 
 /* Legal Kafka topic names: [A-Za-z0-9._-]{1,249}, not "." or "..". */

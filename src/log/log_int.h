@@ -9,6 +9,7 @@
 #include "batch.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -219,6 +220,11 @@ struct log {
     log_synced_fn *synced_fn;
     void *synced_ctx;
     int64_t last_checkpoint_ms;
+    /* Checkpoint files may be written from a worker: one writer at a time,
+     * and never an older snapshot over a newer one. */
+    pthread_mutex_t ckpt_mu;
+    uint64_t ckpt_seq;          /* snapshots taken (owner thread) */
+    uint64_t ckpt_written;      /* newest snapshot on disk (under ckpt_mu) */
 };
 
 int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,

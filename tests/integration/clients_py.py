@@ -184,6 +184,34 @@ def _():
     c.close()
 
 
+@check("internal __consumer_offsets cannot be written, deleted or repartitioned")
+def _():
+    admin.list_topics(timeout=10)
+    errs = []
+    p = Producer({"bootstrap.servers": BROKER, "message.timeout.ms": 3000})
+    p.produce("__consumer_offsets", value=b"x", partition=0, on_delivery=lambda e, m: errs.append(e))
+    p.flush(10)
+    if not errs or errs[0] is None:
+        raise AssertionError(f"produce to the internal topic succeeded: {errs}")
+    for fs in (admin.delete_topics(["__consumer_offsets"]),
+               admin.create_partitions([NewPartitions("__consumer_offsets", 60)])):
+        try:
+            wait_futures(fs)
+            raise AssertionError("internal topic change accepted")
+        except KafkaException:
+            pass
+    if "__consumer_offsets" not in admin.list_topics(timeout=10).topics:
+        raise AssertionError("internal topic gone")
+
+
+@check("metadata for a topic with 1100 partitions")
+def _():
+    wait_futures(admin.create_topics([NewTopic("wide", num_partitions=1100, replication_factor=1)]))
+    md = admin.list_topics(timeout=20)
+    if len(md.topics["wide"].partitions) != 1100:
+        raise AssertionError(f"{len(md.topics['wide'].partitions)} partitions")
+
+
 @check("kafka-python produce and consume")
 def _():
     from kafka import KafkaConsumer, KafkaProducer
