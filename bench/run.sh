@@ -14,3 +14,5 @@ if [[ ! -x $bin ]]; then
 fi
 mkdir -p build
 "$bin" "$@" 2>&1 | tee build/bench-results.txt
+# Broker benchmarks (kappa server + kappa bench, Redis Streams as peer).
+bench/broker_bench.sh 2>&1 | tee -a build/bench-results.txt
