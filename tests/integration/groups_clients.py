@@ -165,6 +165,42 @@ def scenario_confluent(broker, topic, group):
     c3.close()
 
 
+class Incremental(Tracked):
+    """A consumer under the cooperative protocol: callbacks carry only the
+    partitions that move, so the assignment is kept as a running set."""
+
+    def _assign(self, c, parts):
+        self.assigned |= set(p.partition for p in parts)
+        self.events.append(("assign", sorted(p.partition for p in parts)))
+
+    def _revoke(self, c, parts):
+        self.assigned -= set(p.partition for p in parts)
+        self.events.append(("revoke", sorted(p.partition for p in parts)))
+
+
+def scenario_cooperative(broker, topic, group):
+    """cooperative-sticky (KIP-429): the broker runs the classic protocol and
+    the clients do incremental rebalancing on top; a member keeps the
+    partitions that do not move."""
+    ck_create_topic(broker, topic, 4)
+    conf = {"partition.assignment.strategy": "cooperative-sticky"}
+    c1 = Incremental("c1", ck_conf(broker, group, **conf), topic)
+    ok = poll_until([c1], lambda: len(c1.assigned) == 4, 20)
+    check("cooperative_first_member_gets_all", ok, "events %s" % c1.events)
+    before = len(c1.events)
+    c2 = Incremental("c2", ck_conf(broker, group, **conf), topic)
+    ok = poll_until([c1, c2], lambda: len(c1.assigned) == 2 and len(c2.assigned) == 2 and
+                    not (c1.assigned & c2.assigned), 30)
+    revoked = [p for e in c1.events[before:] if e[0] == "revoke" for p in e[1]]
+    check("cooperative_second_member_takes_half_without_full_revoke",
+          ok and 0 < len(revoked) < 4,
+          "c1 %s c2 %s; c1 events %s" % (sorted(c1.assigned), sorted(c2.assigned), c1.events))
+    c2.close()
+    ok = poll_until([c1], lambda: len(c1.assigned) == 4, 30)
+    check("cooperative_survivor_gets_all", ok, "events %s" % c1.events)
+    c1.close()
+
+
 # ---- kafka-python ----
 
 def kp_scenario(broker, topic, group):
@@ -362,6 +398,7 @@ def main():
     scenario, broker, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     fn = {
         "confluent": scenario_confluent,
+        "cooperative": scenario_cooperative,
         "kafkapython": kp_scenario,
         "admin": admin_scenario,
         "session-member": session_member,

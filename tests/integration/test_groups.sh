@@ -162,6 +162,7 @@ fi
 
 kcat_test
 run_py confluent 90 confluent ck_topic ck_group
+run_py cooperative 90 cooperative co_topic co_group
 run_py kafkapython 60 kafkapython kp_topic kp_group
 run_py admin 60 admin ad_topic ad_active ad_idle
 session_test
