@@ -66,3 +66,13 @@ fi
 # A second server on the same data directory is refused, clearly.
 out=$("$KAPPA" server --set "listeners=127.0.0.1:$(free_port)" --set "log.dirs=$KAPPA_DATA" 2>&1)
 if grep -q "in use by another process" <<<"$out"; then pass "second server on the same log.dirs refused"; else fail "second server on the same log.dirs refused" "$out"; fi
+
+# Configuration errors name what is wrong and stop the server from starting.
+out=$("$KAPPA" server --set no.such.key=1 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "unknown configuration key 'no.such.key'" <<<"$out"; then pass "unknown --set key refused by name"; else fail "unknown --set key refused by name" "rc=$rc: $out"; fi
+out=$("$KAPPA" server --set num.partitions=zero 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "invalid value 'zero' for 'num.partitions'" <<<"$out"; then pass "invalid value refused by name"; else fail "invalid value refused by name" "rc=$rc: $out"; fi
+printf 'listeners=PLAINTEXT://127.0.0.1:1\n# comment\nlog.retention.hours=24\nbogus.setting=7\n' >"$KAPPA_DATA.props"
+out=$("$KAPPA" server -c "$KAPPA_DATA.props" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "props:4: unknown configuration key 'bogus.setting'" <<<"$out"; then pass "properties file error names file, line and key"; else fail "properties file error names file, line and key" "rc=$rc: $out"; fi
+rm -f "$KAPPA_DATA.props"
