@@ -25,6 +25,7 @@ typedef struct watch {
     loop_io_fn *fn;
     void *ctx;
     bool active;
+    uint32_t gen;               /* tags this registration's epoll events */
 } watch_t;
 
 typedef struct work_item {
@@ -39,6 +40,7 @@ struct loop {
     int wake_fd;                /* eventfd: work done or stop requested */
     watch_t *watches;
     int nwatches;
+    uint32_t next_gen;
     loop_timer_t **heap;
     int nheap, heapcap;
     loop_fn *before_sleep;
@@ -111,7 +113,7 @@ int loop_create(int workers, loop_t **out)
         loop_free(l);
         return e;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->wake_fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint32_t)l->wake_fd};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
@@ -174,16 +176,20 @@ int loop_add(loop_t *l, int fd, uint32_t events, loop_io_fn *fn, void *ctx)
         l->watches = w;
         l->nwatches = n;
     }
-    struct epoll_event ev = {.events = events, .data.fd = fd};
+    /* Events carry fd and a generation: an fd closed and reused within one
+     * epoll batch must not receive the old registration's queued events. */
+    uint32_t gen = ++l->next_gen ? l->next_gen : ++l->next_gen;
+    struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return -errno;
-    l->watches[fd] = (watch_t){fn, ctx, true};
+    l->watches[fd] = (watch_t){fn, ctx, true, gen};
     return 0;
 }
 
 int loop_mod(loop_t *l, int fd, uint32_t events)
 {
-    struct epoll_event ev = {.events = events, .data.fd = fd};
+    uint32_t gen = fd >= 0 && fd < l->nwatches ? l->watches[fd].gen : 0;
+    struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)gen << 32 | (uint32_t)fd};
     return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -369,12 +375,13 @@ int loop_run(loop_t *l)
             return -errno;
         l->now_ms = mono_ms();
         for (int i = 0; i < n; i++) {
-            int fd = evs[i].data.fd;
-            if (fd == l->wake_fd) {
+            int fd = (int)(uint32_t)evs[i].data.u64;
+            uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+            if (gen == 0 && fd == l->wake_fd) {
                 run_done(l);
                 continue;
             }
-            if (fd < l->nwatches && l->watches[fd].active)
+            if (fd < l->nwatches && l->watches[fd].active && l->watches[fd].gen == gen)
                 l->watches[fd].fn(l, fd, evs[i].events, l->watches[fd].ctx);
         }
         while (l->nheap > 0 && l->heap[0]->when_ms <= l->now_ms) {

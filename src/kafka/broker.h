@@ -120,6 +120,8 @@ void fetch_wake(broker_t *b, partition_t *p);
 void produce_wake(broker_t *b, partition_t *p, int err);
 /* At shutdown: answer parked fetches now; drop produce waits left over. */
 void fetch_stop(broker_t *b);
+/* A parked fetch whose connection closed: free it now. */
+void fetch_cancel(kreq_t *r);
 void produce_stop(broker_t *b);
 /* Before a partition is freed (topic deletion): answer its waiters. */
 void produce_forget_partition(broker_t *b, partition_t *p);

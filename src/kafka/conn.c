@@ -12,6 +12,9 @@
  *      it when it completes.
  *  (4) Per-request memory is capped by the arena limit, a small multiple of
  *      the frame size.
+ *  (5) A connection holds at most MAX_INFLIGHT requests and MAX_QUEUED_BYTES
+ *      of frames; beyond that it is not read until responses drain.
+ *  (6) One read per wakeup, so no client can monopolise the loop.
  */
 #include "broker.h"
 #include "kerr.h"
@@ -33,7 +36,8 @@
 #include <unistd.h>
 
 #define RBUF_SIZE (64 * 1024)
-#define MAX_INFLIGHT 256            /* stop reading beyond this many */
+#define MAX_INFLIGHT 256            /* stop reading beyond this many requests */
+#define MAX_QUEUED_BYTES (256u << 20)   /* ...or this many bytes of them */
 
 struct conn {
     broker_t *b;
@@ -49,6 +53,9 @@ struct conn {
     uint32_t events;
     bool closing;
     bool in_io;                     /* inside conn_io: it closes, not us */
+    bool parsing;                   /* inside conn_parse */
+    size_t queued_bytes;            /* frame bytes of queued requests */
+    int64_t last_active_ms;         /* for connections.max.idle.ms */
     conn_t *next, *prev;
 };
 
@@ -223,6 +230,7 @@ static void queue_request(conn_t *c, kreq_t *r)
         c->head = r;
     c->tail = r;
     c->nreqs++;
+    c->queued_bytes += r->frame_len;
 }
 
 /* Returns false when the connection must close. */
@@ -297,87 +305,102 @@ static bool process_frame(conn_t *c, uint8_t *frame, size_t len)
 /* ---- reading ---- */
 
 
+/*
+ * Turn complete frames in rbuf into requests, while the connection is under
+ * its in-flight cap (invariant (5)).  Frames left over wait in rbuf and are
+ * parsed when responses drain (conn_write calls back here).
+ */
+static void conn_parse(conn_t *c)
+{
+    if (c->parsing || c->closing)
+        return;
+    c->parsing = true;
+    size_t off = 0;
+    int32_t size;
+    int frc = 0;
+    while (c->nreqs < MAX_INFLIGHT && c->queued_bytes < MAX_QUEUED_BYTES &&
+           (frc = kframe_size(c->rbuf + off, c->rlen - off,
+                              c->b->cfg.socket_request_max_bytes, &size)) == 1) {
+        size_t have = c->rlen - off - 4;
+        if (have < (size_t)size) {
+            if ((size_t)size + 4 > RBUF_SIZE) {
+                /* Large frame: read the rest straight into its buffer. */
+                c->big = kp_malloc((size_t)size);
+                if (!c->big) {
+                    c->closing = true;
+                    break;
+                }
+                c->big_len = (size_t)size;
+                memcpy(c->big, c->rbuf + off + 4, have);
+                c->big_got = have;
+                off = c->rlen;
+            }
+            break;
+        }
+        uint8_t *f = kp_malloc((size_t)size);
+        if (!f) {
+            c->closing = true;
+            break;
+        }
+        memcpy(f, c->rbuf + off + 4, (size_t)size);
+        off += 4 + (size_t)size;
+        if (!process_frame(c, f, (size_t)size)) {
+            c->closing = true;
+            break;
+        }
+    }
+    if (frc < 0) {
+        /* Invariant (1): closed before anything is allocated for it. */
+        KP_WARN("%s: frame size %d outside 1..%lld (socket.request.max.bytes); closing",
+                c->peer, (int32_t)kp_be32(c->rbuf + off),
+                (long long)c->b->cfg.socket_request_max_bytes);
+        c->closing = true;
+    }
+    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+    c->rlen -= off;
+    c->parsing = false;
+}
+
+/*
+ * One read per wakeup (invariant (6)): a client streaming requests must not
+ * keep the loop from other clients, timers and group commit.  Epoll is
+ * level-triggered, so unread bytes bring us back on the next turn.
+ */
 static void conn_read(conn_t *c)
 {
-    for (;;) {
-        if (c->nreqs >= MAX_INFLIGHT) {
-            set_events(c, c->events & ~(uint32_t)EPOLLIN);
-            return;
-        }
-        ssize_t n;
-        if (c->big) {
-            n = read(c->fd, c->big + c->big_got, c->big_len - c->big_got);
-        } else {
-            n = read(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen);
-        }
-        if (n == 0) {
-            c->closing = true;
-            return;
-        }
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                return;
-            c->closing = true;
-            return;
-        }
-        c->b->bytes_in += (uint64_t)n;
-        if (c->big) {
-            c->big_got += (size_t)n;
-            if (c->big_got == c->big_len) {
-                uint8_t *f = c->big;
-                c->big = NULL;
-                if (!process_frame(c, f, c->big_len)) {
-                    c->closing = true;
-                    return;
-                }
-            }
-            continue;
-        }
-        c->rlen += (size_t)n;
-        size_t off = 0;
-        int32_t size;
-        int frc;
-        while ((frc = kframe_size(c->rbuf + off, c->rlen - off,
-                                  c->b->cfg.socket_request_max_bytes, &size)) == 1) {
-            size_t have = c->rlen - off - 4;
-            if (have < (size_t)size) {
-                if ((size_t)size + 4 > RBUF_SIZE) {
-                    /* Large frame: read the rest straight into its buffer. */
-                    c->big = kp_malloc((size_t)size);
-                    if (!c->big) {
-                        c->closing = true;
-                        return;
-                    }
-                    c->big_len = (size_t)size;
-                    memcpy(c->big, c->rbuf + off + 4, have);
-                    c->big_got = have;
-                    off = c->rlen;
-                }
-                break;
-            }
-            uint8_t *f = kp_malloc((size_t)size);
-            if (!f) {
-                c->closing = true;
-                return;
-            }
-            memcpy(f, c->rbuf + off + 4, (size_t)size);
-            off += 4 + (size_t)size;
-            if (!process_frame(c, f, (size_t)size)) {
-                c->closing = true;
-                return;
-            }
-        }
-        if (frc < 0) {
-            /* Invariant (1): closed before anything is allocated for it. */
-            KP_WARN("%s: frame size %d outside 1..%lld (socket.request.max.bytes); closing",
-                    c->peer, (int32_t)kp_be32(c->rbuf + off),
-                    (long long)c->b->cfg.socket_request_max_bytes);
-            c->closing = true;
-            return;
-        }
-        memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-        c->rlen -= off;
+    if (c->nreqs >= MAX_INFLIGHT || c->queued_bytes >= MAX_QUEUED_BYTES ||
+        (!c->big && c->rlen == RBUF_SIZE)) {
+        set_events(c, c->events & ~(uint32_t)EPOLLIN);
+        return;
     }
+    ssize_t n;
+    if (c->big)
+        n = read(c->fd, c->big + c->big_got, c->big_len - c->big_got);
+    else
+        n = read(c->fd, c->rbuf + c->rlen, RBUF_SIZE - c->rlen);
+    if (n == 0) {
+        c->closing = true;
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            c->closing = true;
+        return;
+    }
+    c->b->bytes_in += (uint64_t)n;
+    c->last_active_ms = loop_now_ms(c->b->loop);
+    if (c->big) {
+        c->big_got += (size_t)n;
+        if (c->big_got == c->big_len) {
+            uint8_t *f = c->big;
+            c->big = NULL;
+            if (!process_frame(c, f, c->big_len))
+                c->closing = true;
+        }
+        return;
+    }
+    c->rlen += (size_t)n;
+    conn_parse(c);
 }
 
 /* ---- writing ---- */
@@ -427,9 +450,14 @@ static bool conn_write(conn_t *c)
         if (!c->head)
             c->tail = NULL;
         c->nreqs--;
+        c->queued_bytes -= r->frame_len;
         conn_release_request(r);
     }
-    set_events(c, (c->events & ~(uint32_t)EPOLLOUT) | (c->nreqs < MAX_INFLIGHT ? EPOLLIN : 0));
+    /* Responses drained: parse frames that waited in rbuf for room. */
+    if (c->rlen > 0 && !c->parsing && !c->closing)
+        conn_parse(c);
+    bool room = c->nreqs < MAX_INFLIGHT && c->queued_bytes < MAX_QUEUED_BYTES;
+    set_events(c, (c->events & ~(uint32_t)EPOLLOUT) | (room ? EPOLLIN : 0));
     return true;
 }
 
@@ -437,7 +465,7 @@ void conn_flush(conn_t *c)
 {
     if (!conn_write(c))
         c->closing = true;
-    if (c->closing && !c->head && !c->in_io)
+    if (c->closing && !c->head && !c->in_io && !c->parsing)
         conn_close(c);
 }
 
@@ -469,7 +497,9 @@ static void conn_close(conn_t *c)
     kreq_t *r = c->head;
     while (r) {
         kreq_t *n = r->next;
-        if (r->state == KREQ_WAITING)
+        if (r->state == KREQ_WAITING && r->api_key == 1)
+            fetch_cancel(r);
+        else if (r->state == KREQ_WAITING)
             r->conn = NULL;
         else
             conn_release_request(r);

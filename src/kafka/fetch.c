@@ -18,6 +18,8 @@
 
 #include <string.h>
 
+#define FETCH_MAX_WAIT_MS 60000
+
 typedef fetch_resp_fetchable_topic_response_t ftopic_t;
 typedef fetch_resp_partition_data_t fpart_t;
 
@@ -78,8 +80,10 @@ static bool evaluate(fetch_wait_t *w, bool final)
             int64_t room = max_bytes - total;
             if (total > 0 && room <= 0)
                 continue;
+            /* Both limits, always; partition_read still returns at least one
+             * batch, which is the only excess Kafka allows. */
             int64_t limit = rp[j].partition_max_bytes;
-            if (total > 0 && room < limit)
+            if (room < limit)
                 limit = room;
             log_read_t rd;
             int rc = partition_read(p, rp[j].fetch_offset, limit, hw, &rd);
@@ -104,7 +108,8 @@ static bool evaluate(fetch_wait_t *w, bool final)
             total += len;
         }
     }
-    return final || error || total >= (req->min_bytes > 0 ? req->min_bytes : 1) ||
+    /* min_bytes 0 means "answer at once", as Java consumers may ask. */
+    return final || error || total >= req->min_bytes ||
            req->max_wait_ms <= 0 || b->stopping;
 }
 
@@ -148,6 +153,20 @@ void fetch_wake(broker_t *b, partition_t *p)
             answer(w);
         w = next;
     }
+}
+
+void fetch_cancel(kreq_t *r)
+{
+    /* The connection is gone: nobody is left to answer, so free it now
+     * rather than holding its frame until max_wait_ms. */
+    fetch_wait_t *w = r->wait;
+    if (w) {
+        unlink_wait(r->b, w);
+        loop_timer_stop(r->b->loop, &w->timer);
+        r->wait = NULL;
+    }
+    release_files(r);
+    conn_release_request(r);
 }
 
 void fetch_stop(broker_t *b)
@@ -202,7 +221,10 @@ void handle_fetch(kreq_t *r)
     if (w->next)
         w->next->prev = w;
     b->fetch_waits = w;
-    loop_timer_start(b->loop, &w->timer, req->max_wait_ms, on_timeout, w);
+    /* A client may ask for days; a parked fetch holds its frame, so wait
+     * no longer than Kafka consumers ever would. */
+    int32_t wait_ms = req->max_wait_ms > FETCH_MAX_WAIT_MS ? FETCH_MAX_WAIT_MS : req->max_wait_ms;
+    loop_timer_start(b->loop, &w->timer, wait_ms, on_timeout, w);
     return;
 oom:
     kreq_abort(r);

@@ -51,5 +51,10 @@ int kreq_decode_body(krd_t *r, const kreq_header_t *h, arena_t *a, void **body)
     *body = arena_alloc(a, h->api->req->size);
     if (!*body)
         return KP_ENOMEM;
-    return schema_decode(h->api->req, r, h->api_version, h->flexible, a, *body);
+    int rc = schema_decode(h->api->req, r, h->api_version, h->flexible, a, *body);
+    /* Bytes after the body mean the client and we disagree on the schema
+     * (or someone pads frames to pin memory): refuse, as Kafka does. */
+    if (rc == 0 && krd_left(r) > 0)
+        rc = KP_ECORRUPT;
+    return rc;
 }
