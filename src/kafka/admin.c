@@ -78,8 +78,8 @@ void handle_create_topics(kreq_t *r)
     if (!out)
         goto oom;
     for (int i = 0; i < n; i++) {
-        char name[256];
-        kstr_copy(rt[i].name, name, sizeof name);
+        char name[256] = "";
+        bool name_ok = kstr_topic_name(rt[i].name, name, sizeof name);
         out[i].name = rt[i].name;
         out[i].error_message = KSTR_NULL;
         int32_t parts = rt[i].num_partitions == -1 ? b->cfg.num_partitions : rt[i].num_partitions;
@@ -89,7 +89,7 @@ void handle_create_topics(kreq_t *r)
                                       sizeof(create_topics_req_creatable_topic_config_t));
         if (!kv)
             goto oom;
-        if (!log_topic_name_valid(name) || rt[i].name.len != (int32_t)strlen(name)) {
+        if (!name_ok || !log_topic_name_valid(name)) {
             out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
             out[i].error_message = arena_str(r, "Topic name is illegal: it may contain only "
                                                 "ASCII letters, digits, '.', '_' and '-'");
@@ -137,11 +137,23 @@ void handle_delete_topics(kreq_t *r)
         kreq_abort(r);
         return;
     }
+    /* A partition cannot be freed under an fsync in flight; deletions are
+     * rare, so wait for those syncs here rather than fail the request. */
+    bool busy = false;
+    for (int i = 0; i < n && !busy; i++) {
+        char name[256];
+        log_topic_t *t = kstr_topic_name(names[i], name, sizeof name)
+                             ? log_topic_find(b->log, name) : NULL;
+        for (int32_t j = 0; t && j < log_topic_partitions(t); j++)
+            busy |= partition_sync_busy(log_topic_partition(t, j));
+    }
+    if (busy)
+        loop_drain(b->loop);
     for (int i = 0; i < n; i++) {
         char name[256];
-        kstr_copy(names[i], name, sizeof name);
         out[i].name = names[i];
-        log_topic_t *t = log_topic_find(b->log, name);
+        log_topic_t *t = kstr_topic_name(names[i], name, sizeof name)
+                             ? log_topic_find(b->log, name) : NULL;
         if (!t) {
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;
@@ -150,10 +162,21 @@ void handle_delete_topics(kreq_t *r)
             out[i].error_code = KERR_INVALID_TOPIC_EXCEPTION;
             continue;
         }
-        for (int32_t j = 0; j < log_topic_partitions(t); j++)
-            produce_forget_partition(b, log_topic_partition(t, j));
+        int32_t np = log_topic_partitions(t);
+        partition_t **ps = arena_alloc(&r->arena, (size_t)np * sizeof *ps);
+        if (!ps) {
+            kreq_abort(r);
+            return;
+        }
+        for (int32_t j = 0; j < np; j++)
+            ps[j] = log_topic_partition(t, j);
         int rc = log_topic_delete(b->log, name);
         out[i].error_code = kerr_from_kp(rc);
+        /* Only now that the data is gone: its waiting producers get an
+         * error (earlier, a failed delete would have lied to them). */
+        if (rc == 0)
+            for (int32_t j = 0; j < np; j++)
+                produce_forget_partition(b, ps[j]);
     }
     resp.responses = (karray_t){out, n};
     kreq_respond(r, &resp);
@@ -173,11 +196,11 @@ void handle_create_partitions(kreq_t *r)
         return;
     }
     for (int i = 0; i < n; i++) {
-        char name[256], m[300];
-        kstr_copy(rt[i].name, name, sizeof name);
+        char name[256] = "", m[300];
         out[i].name = rt[i].name;
         out[i].error_message = KSTR_NULL;
-        log_topic_t *t = log_topic_find(b->log, name);
+        log_topic_t *t = kstr_topic_name(rt[i].name, name, sizeof name)
+                             ? log_topic_find(b->log, name) : NULL;
         if (!t) {
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
         } else if (broker_topic_internal(name)) {
@@ -377,8 +400,8 @@ void handle_alter_configs(kreq_t *r)
     if (!out)
         goto oom;
     for (int i = 0; i < n; i++) {
-        char name[256];
-        kstr_copy(rr[i].resource_name, name, sizeof name);
+        char name[256] = "";
+        bool name_ok = kstr_topic_name(rr[i].resource_name, name, sizeof name);
         out[i].resource_type = rr[i].resource_type;
         out[i].resource_name = rr[i].resource_name;
         out[i].error_message = KSTR_NULL;
@@ -387,7 +410,7 @@ void handle_alter_configs(kreq_t *r)
             out[i].error_message = arena_str(r, "Only topic configs can be altered");
             continue;
         }
-        log_topic_t *t = log_topic_find(b->log, name);
+        log_topic_t *t = name_ok ? log_topic_find(b->log, name) : NULL;
         if (!t) {
             out[i].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
             continue;

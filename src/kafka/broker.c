@@ -56,10 +56,16 @@ static void group_commit(loop_t *l, void *ctx)
 {
     broker_t *b = ctx;
     partition_t *p;
-    while ((p = log_pop_dirty(b->log)) != NULL) {
+    for (;;) {
+        /* Allocate first: a partition taken off the dirty list with nowhere
+         * to put its job would never be synced. */
         sync_job_t *j = kp_malloc(sizeof *j);
         if (!j) {
             KP_ERROR("group commit: out of memory; retrying next turn");
+            break;
+        }
+        if ((p = log_pop_dirty(b->log)) == NULL) {
+            kp_free(j);
             break;
         }
         j->b = b;
@@ -85,6 +91,15 @@ void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx)
     group_offsets_wake(b, p, err);
 }
 
+bool kstr_topic_name(kstr_t name, char *buf, size_t cap)
+{
+    /* An embedded NUL would make the C string name another topic. */
+    if (name.len <= 0 || (size_t)name.len >= cap || memchr(name.p, '\0', (size_t)name.len))
+        return false;
+    kstr_copy(name, buf, cap);
+    return true;
+}
+
 bool broker_topic_internal(const char *name)
 {
     /* The coordinator's own state: a client write here could rewind a
@@ -96,11 +111,10 @@ log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err)
 {
     char buf[256];
     *err = KERR_NONE;
-    if (name.len <= 0 || name.len > 249) {
+    if (name.len > 249 || !kstr_topic_name(name, buf, sizeof buf)) {
         *err = KERR_INVALID_TOPIC_EXCEPTION;
         return NULL;
     }
-    kstr_copy(name, buf, sizeof buf);
     log_topic_t *t = log_topic_find(b->log, buf);
     if (t)
         return t;
@@ -123,17 +137,47 @@ log_topic_t *broker_topic(broker_t *b, kstr_t name, bool create, int16_t *err)
 
 /* ---- listeners ---- */
 
+static void on_accept(loop_t *l, int fd, uint32_t events, void *ctx);
+
+static void listeners_resume(loop_t *l, void *ctx)
+{
+    broker_t *b = ctx;
+    (void)l;
+    for (int i = 0; i < b->nlisten; i++)
+        loop_mod(b->loop, b->listen_fds[i], EPOLLIN);
+}
+
+/* Out of descriptors (or at max connections): stop accepting for a while
+ * instead of spinning on a listener that stays readable. */
+static void listeners_pause(broker_t *b, const char *why)
+{
+    int64_t now = loop_now_ms(b->loop);
+    if (now - b->last_accept_warn_ms > 10000) {
+        KP_WARN("not accepting connections for now: %s (%d open)", why, b->nconns);
+        b->last_accept_warn_ms = now;
+    }
+    for (int i = 0; i < b->nlisten; i++)
+        loop_mod(b->loop, b->listen_fds[i], 0);
+    loop_timer_start(b->loop, &b->accept_timer, 200, listeners_resume, b);
+}
+
 static void on_accept(loop_t *l, int fd, uint32_t events, void *ctx)
 {
     broker_t *b = ctx;
     (void)l;
     (void)events;
-    for (;;) {
+    for (int n = 0; n < 64; n++) {
+        if (b->nconns >= BROKER_MAX_CONNECTIONS) {
+            listeners_pause(b, "max connections reached");
+            return;
+        }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                listeners_pause(b, strerror(errno));
+            else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
                 KP_WARN("accept: %s", strerror(errno));
             return;
         }
@@ -249,6 +293,17 @@ static void maintain(loop_t *l, void *ctx)
     loop_timer_start(l, &b->maint_timer, every, maintain, b);
 }
 
+/* connections.max.idle.ms: close connections with nothing in flight that
+ * have sent nothing for that long (and half-sent frames left hanging). */
+static void idle_sweep(loop_t *l, void *ctx)
+{
+    broker_t *b = ctx;
+    conn_close_idle(b, loop_now_ms(l) - b->cfg.connections_max_idle_ms);
+    int64_t every = b->cfg.connections_max_idle_ms / 4;
+    loop_timer_start(l, &b->idle_timer, every < 1000 ? 1000 : every > 30000 ? 30000 : every,
+                     idle_sweep, b);
+}
+
 static int load_cluster_id(broker_t *b)
 {
     char path[4200], *buf;
@@ -288,6 +343,8 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
     loop_timer_init(&b->maint_timer);
+    loop_timer_init(&b->accept_timer);
+    loop_timer_init(&b->idle_timer);
     kp_log_set_level((enum kp_log_level)cfg->log_level);
     rc = loop_create(cfg->fsync_workers, &b->loop);
     if (rc)
@@ -326,9 +383,19 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
         rc = KP_EINVAL;
         goto fail;
     }
+    /* The address clients are told to use: advertised.listeners, else the
+     * first listener -- but never a wildcard, which no client can dial. */
+    b->adv = cfg->advertised_set ? cfg->advertised : cfg->listeners[0];
+    if (!b->adv.host[0] || strcmp(b->adv.host, "0.0.0.0") == 0 || strcmp(b->adv.host, "::") == 0) {
+        if (gethostname(b->adv.host, sizeof b->adv.host) != 0 || !b->adv.host[0])
+            snprintf(b->adv.host, sizeof b->adv.host, "localhost");
+        KP_INFO("advertising %s:%d (set advertised.listeners to choose)", b->adv.host,
+                b->adv.port);
+    }
     conn_capture_init();
     loop_set_before_sleep(b->loop, group_commit, b);
     loop_timer_start(b->loop, &b->maint_timer, 5000, maintain, b);
+    loop_timer_start(b->loop, &b->idle_timer, 5000, idle_sweep, b);
     KP_INFO("kappa broker %d ready: data in %s, cluster %s, %d topic(s)", cfg->node_id,
             cfg->log_dir, b->cluster_id, log_topic_count(b->log));
     return 0;
@@ -366,11 +433,19 @@ int broker_shutdown(broker_t *b)
     }
     b->nlisten = 0;
     loop_timer_stop(b->loop, &b->maint_timer);
+    loop_timer_stop(b->loop, &b->accept_timer);
+    loop_timer_stop(b->loop, &b->idle_timer);
     fetch_stop(b);
-    /* Invariant (2): finish in-flight syncs (their produce waiters are
-     * answered if their connections are still up), then close. */
-    group_commit(b->loop, b);
-    loop_drain(b->loop);
+    /* Invariant (2): sync until nothing is dirty or in flight -- a sync
+     * completing can leave its partition dirty again -- so every append
+     * made gets its answer, then let the answers go out. */
+    for (int round = 0; round < 100; round++) {
+        group_commit(b->loop, b);
+        loop_drain(b->loop);
+        if (b->syncs_inflight == 0 && !log_has_dirty(b->log))
+            break;
+    }
+    conn_flush_all(b);
     conn_close_all(b);
     produce_stop(b);
     group_coord_stop(b);

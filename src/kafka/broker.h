@@ -22,6 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define BROKER_MAX_CONNECTIONS 10000
+
 typedef struct broker broker_t;
 typedef struct conn conn_t;
 typedef struct kreq kreq_t;
@@ -82,6 +84,9 @@ struct broker {
     conn_t *conns;
     int nconns;
     loop_timer_t maint_timer;
+    loop_timer_t accept_timer;  /* re-enables listeners after a pause */
+    loop_timer_t idle_timer;
+    int64_t last_accept_warn_ms;
     bool stopping;
     /* waiting produce and fetch requests (produce.c, fetch.c) */
     struct produce_wait *produce_waits;
@@ -90,6 +95,7 @@ struct broker {
     bool ckpt_inflight;         /* a checkpoint is being written by a worker */
     group_coord_t *groups;
     char cluster_id[32];
+    listener_addr_t adv;        /* what Metadata and FindCoordinator announce */
     /* counters for logs and tests */
     uint64_t requests, bytes_in, bytes_out;
 };
@@ -130,8 +136,15 @@ void conn_release_request(kreq_t *r);
 int conn_accept(broker_t *b, int fd, const char *peer);
 void conn_capture_init(void);   /* reads KAPPA_CAPTURE_DIR */
 void conn_close_all(broker_t *b);
+/* Write what can be written now on every connection (shutdown). */
+void conn_flush_all(broker_t *b);
+/* Close connections with nothing in flight, last active before `before`. */
+void conn_close_idle(broker_t *b, int64_t before);
 /* The client's address as Kafka shows it ("/127.0.0.1"); "" once detached. */
 const char *kreq_peer_host(const kreq_t *r);
+/* Copy a topic name from the wire; false if empty, too long or holding a
+ * NUL (which would silently name a different topic as a C string). */
+bool kstr_topic_name(kstr_t name, char *buf, size_t cap);
 /* Topics clients may read but not write, delete or reshape. */
 bool broker_topic_internal(const char *name);
 /* True when this build has a handler for the API: only those are advertised. */

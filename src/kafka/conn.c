@@ -532,6 +532,7 @@ int conn_accept(broker_t *b, int fd, const char *peer)
     int hl = colon ? (int)(colon - peer) : (int)strlen(peer);
     snprintf(c->host, sizeof c->host, "/%.*s", hl, peer);
     c->events = EPOLLIN;
+    c->last_active_ms = loop_now_ms(b->loop);
     int rc = loop_add(b->loop, fd, EPOLLIN, conn_io, c);
     if (rc) {
         kp_free(c->rbuf);
@@ -545,6 +546,26 @@ int conn_accept(broker_t *b, int fd, const char *peer)
     b->conns = c;
     b->nconns++;
     return 0;
+}
+
+void conn_flush_all(broker_t *b)
+{
+    for (conn_t *c = b->conns; c; c = c->next)
+        if (!conn_write(c))
+            c->closing = true;
+}
+
+void conn_close_idle(broker_t *b, int64_t before)
+{
+    conn_t *c = b->conns;
+    while (c) {
+        conn_t *next = c->next;
+        if (c->nreqs == 0 && c->last_active_ms < before) {
+            KP_DEBUG("%s: idle for connections.max.idle.ms; closing", c->peer);
+            conn_close(c);
+        }
+        c = next;
+    }
 }
 
 void conn_close_all(broker_t *b)

@@ -1255,7 +1255,7 @@ static void handle_find_coordinator(kreq_t *r)
         resp.port = -1;
     } else {
         const listener_addr_t *adv =
-            b->cfg.advertised_set ? &b->cfg.advertised : &b->cfg.listeners[0];
+            &b->adv;
         resp.node_id = b->cfg.node_id;
         resp.host = (kstr_t){adv->host, (int32_t)strlen(adv->host)};
         resp.port = adv->port;

@@ -43,7 +43,7 @@ void handle_metadata(kreq_t *r)
     metadata_resp_metadata_response_broker_t *br = arena_alloc(&r->arena, sizeof *br);
     if (!br)
         goto oom;
-    const listener_addr_t *adv = b->cfg.advertised_set ? &b->cfg.advertised : &b->cfg.listeners[0];
+    const listener_addr_t *adv = &b->adv;
     br->node_id = b->cfg.node_id;
     br->host = (kstr_t){adv->host, (int32_t)strlen(adv->host)};
     br->port = adv->port;

@@ -41,55 +41,73 @@ typedef struct produce_wait {
 } produce_wait_t;
 
 #define MAX_UNCOMPRESSED_BATCH (64u << 20)
+#define MAX_UNCOMPRESSED_REQUEST (256 << 20)
 
-/* Invariant (3): every record parses; the count matches the header. */
-static int validate_records(const uint8_t *batch, size_t len)
+/* Invariant (3): every record parses; the count matches the header.  The
+ * decompressed size is charged to the request's budget. */
+static int validate_records(const uint8_t *batch, size_t len, size_t cap, int64_t *budget)
 {
     record_iter_t it;
     record_t rec;
-    int rc = record_iter_init(&it, batch, len, MAX_UNCOMPRESSED_BATCH);
+    int rc = record_iter_init(&it, batch, len, cap);
     if (rc)
         return rc;
+    if (it.owned)
+        *budget -= (int64_t)(it.end - it.owned);
     while ((rc = record_iter_next(&it, &rec)) == 1)
         ;
     record_iter_free(&it);
     return rc;
 }
 
-/* Append every batch in `records`; fills out and *last_offset. */
+/*
+ * Append the batches in `records`, all or none (as Kafka does): every batch
+ * is validated first, so a bad one cannot leave earlier ones appended behind
+ * an error.  *budget is the request's remaining allowance of decompressed
+ * bytes: validation runs on the loop thread, so one request may not make it
+ * inflate unbounded data.
+ */
 static int16_t append_records(kreq_t *r, partition_t *p, kbytes_t records, presp_t *out,
-                              int64_t *last_offset)
+                              int64_t *last_offset, int64_t *budget)
 {
     if (records.len <= 0)
         return KERR_CORRUPT_MESSAGE;
     uint8_t *buf = (uint8_t *)records.p;    /* inside r->frame, which we own */
-    size_t len = (size_t)records.len, pos = 0;
-    bool first = true;
-    while (pos < len) {
+    size_t len = (size_t)records.len, pos;
+    size_t max_bytes = (size_t)log_topic_config(log_topic_find(r->b->log,
+                                                partition_topic(p)))->max_message_bytes;
+    for (pos = 0; pos < len;) {
         if (len - pos < BATCH_HEADER_SIZE)
             return KERR_CORRUPT_MESSAGE;
         int64_t size = BATCH_LOG_OVERHEAD + (int32_t)kp_be32(buf + pos + 8);
         if (size < BATCH_HEADER_SIZE || (uint64_t)size > len - pos)
             return KERR_CORRUPT_MESSAGE;
         batch_header_t h;
-        int rc = batch_validate_produced(buf + pos, (size_t)size,
-                                         (size_t)log_topic_config(log_topic_find(r->b->log,
-                                             partition_topic(p)))->max_message_bytes, &h);
-        if (rc == 0)
-            rc = validate_records(buf + pos, (size_t)size);
+        int rc = batch_validate_produced(buf + pos, (size_t)size, max_bytes, &h);
+        if (rc == 0) {
+            size_t cap = *budget < (int64_t)MAX_UNCOMPRESSED_BATCH ? (size_t)*budget
+                                                                    : MAX_UNCOMPRESSED_BATCH;
+            rc = validate_records(buf + pos, (size_t)size, cap, budget);
+        }
+        if (rc)
+            return rc == KP_ETOOLARGE && *budget <= 0 ? KERR_RECORD_LIST_TOO_LARGE
+                                                      : kerr_from_kp(rc);
+        pos += (size_t)size;
+    }
+    bool first = true;
+    for (pos = 0; pos < len;) {
+        size_t size = (size_t)(BATCH_LOG_OVERHEAD + (int32_t)kp_be32(buf + pos + 8));
         partition_append_result_t res;
-        if (rc == 0)
-            rc = partition_append(p, buf + pos, (size_t)size, &res);
+        int rc = partition_append(p, buf + pos, size, &res);
         if (rc) {
-            if (rc != KP_ECRC && rc != KP_ECORRUPT && rc != KP_ETOOLARGE)
-                KP_WARN("produce to %s: %s", partition_name(p), kp_strerror(rc));
+            KP_WARN("produce to %s: %s", partition_name(p), kp_strerror(rc));
             return kerr_from_kp(rc);
         }
         if (first)
             out->base_offset = res.base_offset;
         first = false;
         *last_offset = res.last_offset;
-        pos += (size_t)size;
+        pos += size;
     }
     return KERR_NONE;
 }
@@ -191,6 +209,7 @@ void handle_produce(kreq_t *r)
     if (!parts)
         goto oom;
     int nwait = 0;
+    int64_t budget = MAX_UNCOMPRESSED_REQUEST;
     bool acks_ok = req->acks == -1 || req->acks == 0 || req->acks == 1;
 
     for (int i = 0; i < ntop; i++) {
@@ -224,7 +243,7 @@ void handle_produce(kreq_t *r)
                 continue;
             }
             int64_t last = -1;
-            o->error_code = append_records(r, p, pd[j].records, o, &last);
+            o->error_code = append_records(r, p, pd[j].records, o, &last, &budget);
             o->log_start_offset = partition_log_start_offset(p);
             if (o->error_code == KERR_NONE && last >= partition_high_watermark(p))
                 parts[nwait++] = (pw_part_t){p, last + 1, o, false};

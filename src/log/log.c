@@ -496,6 +496,11 @@ int log_flush(log_t *log)
     return first_err;
 }
 
+bool log_has_dirty(const log_t *log)
+{
+    return log->dirty_head != NULL;
+}
+
 partition_t *log_pop_dirty(log_t *log)
 {
     partition_t *p = log->dirty_head;

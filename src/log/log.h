@@ -115,6 +115,7 @@ int log_flush(log_t *log);
  * partition_sync_complete() puts it back if more remains to sync.
  */
 partition_t *log_pop_dirty(log_t *log);
+bool log_has_dirty(const log_t *log);
 
 /*
  * Periodic upkeep, driven by the owner (the server calls it every few
@@ -200,6 +201,8 @@ int64_t partition_size_bytes(const partition_t *p);
 int partition_segment_count(const partition_t *p);
 /* 0, or the error that fail-stopped the partition. */
 int partition_failed(const partition_t *p);
+/* true while a sync job prepared for it has not completed. */
+bool partition_sync_busy(const partition_t *p);
 
 /*
  * A read: a byte range of one segment file holding whole batches.  The range

@@ -292,6 +292,7 @@ int64_t partition_log_start_offset(const partition_t *p) { return p->log_start_o
 int64_t partition_log_end_offset(const partition_t *p) { return p->log_end_offset; }
 int64_t partition_high_watermark(const partition_t *p) { return p->high_watermark; }
 int partition_failed(const partition_t *p) { return p->failed; }
+bool partition_sync_busy(const partition_t *p) { return p->sync_inflight; }
 int partition_segment_count(const partition_t *p) { return p->nsegs; }
 
 int64_t partition_size_bytes(const partition_t *p)

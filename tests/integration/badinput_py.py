@@ -185,6 +185,115 @@ r = recv_frame(s)
 s.close()
 check("acks=0 gets no response; the next request is answered", r is not None and struct.unpack(">i", r[:4])[0] == 78, repr(r[:8] if r else r))
 
+# All or nothing per partition: a bad second batch must not leave the first.
+before = produce_error(produce_v3(b"raw", batch_v2(b"probe")))
+good_then_bad = batch_v2(b"first") + batch_v2(b"second", good_crc=False)
+r = produce_error(produce_v3(b"raw", good_then_bad))
+after = produce_error(produce_v3(b"raw", batch_v2(b"probe2")))
+check("a produce with one bad batch appends none of them",
+      r is not None and r[0] == 2 and after is not None and after[1] == before[1] + 1,
+      "before %r, mixed %r, after %r" % (before, r, after))
+
+# Bytes after a well-formed body: refused (padding could pin memory).
+s = conn()
+send_frame(s, header(18, 0, 11) + b"\x00" * 1000)
+check("bytes after the request body close the connection", closed(s))
+
+# An embedded NUL must not let a name address a different topic.
+def delete_topics_v1(names, corr=21):
+    body = struct.pack(">i", len(names))
+    for n in names:
+        body += struct.pack(">h", len(n)) + n
+    return header(20, 1, corr) + body + struct.pack(">i", 5000)
+
+
+s = conn()
+send_frame(s, delete_topics_v1([b"raw\x00-not-really"]))
+r = recv_frame(s)
+s.close()
+# corr, throttle, [name, error]
+err = None
+if r is not None:
+    nlen = struct.unpack(">h", r[12:14])[0]
+    err = struct.unpack(">h", r[14 + nlen:16 + nlen])[0]
+still = produce_error(produce_v3(b"raw", batch_v2(b"still-here")))
+check("topic name with an embedded NUL does not delete another topic",
+      err == 3 and still is not None and still[0] == 0, "error %r, produce after %r" % (err, still))
+
+
+def fetch_v4(topic, offset, max_wait, min_bytes, max_bytes, part_max, corr=31):
+    body = struct.pack(">iiiib", -1, max_wait, min_bytes, max_bytes, 0)
+    body += struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic
+    body += struct.pack(">i", 1) + struct.pack(">iqi", 0, offset, part_max)
+    return header(1, 4, corr) + body
+
+
+def fetch_batches(frame):
+    """Send a Fetch v4, return (elapsed seconds, error, number of batches)."""
+    import time
+    s = conn()
+    t0 = time.time()
+    send_frame(s, frame)
+    r = recv_frame(s)
+    el = time.time() - t0
+    s.close()
+    off = 4 + 4 + 4                    # corr, throttle, topics count
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4                # name, partitions count
+    part, err, hw, lso = struct.unpack(">ihqq", r[off:off + 22])
+    off += 22
+    naborted = struct.unpack(">i", r[off:off + 4])[0]
+    off += 4 + max(naborted, 0) * 16
+    rlen = struct.unpack(">i", r[off:off + 4])[0]
+    off += 4
+    n, pos = 0, 0
+    while pos + 12 <= rlen:
+        blen = struct.unpack(">i", r[off + pos + 8:off + pos + 12])[0]
+        pos += 12 + blen
+        n += 1
+    return el, err, n
+
+
+el, err, n = fetch_batches(fetch_v4(b"raw", 0, 100, 1, 100, 1 << 20))
+check("fetch max_bytes applies to the first partition (one batch, not all)",
+      err == 0 and n == 1, "error %r, %d batches" % (err, n))
+el, err, n = fetch_batches(fetch_v4(b"raw", 4, 2000, 0, 1 << 20, 1 << 20))
+check("fetch with min_bytes 0 at the end answers at once", el < 1.0 and err == 0,
+      "took %.2fs, error %r" % (el, err))
+
+# A client streaming requests does not starve another one.
+import threading
+import time
+stop = threading.Event()
+
+
+def streamer():
+    s2 = conn()
+    corr = 0
+    while not stop.is_set():
+        for _ in range(50):
+            send_frame(s2, header(18, 0, corr))
+            corr += 1
+        for _ in range(50):
+            if recv_frame(s2) is None:
+                return
+    s2.close()
+
+
+th = threading.Thread(target=streamer, daemon=True)
+th.start()
+time.sleep(0.3)
+t0 = time.time()
+s = conn()
+send_frame(s, header(3, 1, 55) + struct.pack(">i", -1))
+r = recv_frame(s)
+el = time.time() - t0
+s.close()
+stop.set()
+th.join(5)
+check("a streaming client does not starve another", r is not None and el < 2.0,
+      "metadata took %.2fs" % el)
+
 # Pipelined requests are answered in order.
 s = conn()
 for i in range(20):
