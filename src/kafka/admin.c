@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define RESOURCE_TOPIC 2
+#define ADMIN_MAX_NEW_PARTITIONS 10000
 #define RESOURCE_BROKER 4
 
 static kstr_t arena_str(kreq_t *r, const char *s)
@@ -77,6 +78,9 @@ void handle_create_topics(kreq_t *r)
         arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *out);
     if (!out)
         goto oom;
+    /* Partitions are created synchronously (directories, fsyncs): bound
+     * what one request may ask for. */
+    int64_t budget = ADMIN_MAX_NEW_PARTITIONS;
     for (int i = 0; i < n; i++) {
         char name[256] = "";
         bool name_ok = kstr_topic_name(rt[i].name, name, sizeof name);
@@ -101,6 +105,10 @@ void handle_create_topics(kreq_t *r)
         } else if (parts < 1 || parts > 100000) {
             out[i].error_code = KERR_INVALID_PARTITIONS;
             out[i].error_message = arena_str(r, "Number of partitions must be at least 1.");
+        } else if (parts > budget) {
+            out[i].error_code = KERR_POLICY_VIOLATION;
+            out[i].error_message = arena_str(r, "A request may create at most 10000 partitions "
+                                                "in all; send the rest separately");
         } else if (rt[i].replication_factor != -1 && rt[i].replication_factor != 1) {
             out[i].error_code = KERR_INVALID_REPLICATION_FACTOR;
             out[i].error_message = arena_str(r, "kappa is a single broker: replication "
@@ -115,6 +123,8 @@ void handle_create_topics(kreq_t *r)
             out[i].error_code = kerr_from_kp(rc);
             if (rc)
                 out[i].error_message = arena_str(r, kp_strerror(rc));
+            else
+                budget -= parts;
         }
     }
     resp.topics = (karray_t){out, n};
@@ -213,6 +223,9 @@ void handle_create_partitions(kreq_t *r)
             out[i].error_message = arena_str(r, m);
         } else if (rt[i].assignments.n > 0) {
             out[i].error_code = KERR_INVALID_REPLICA_ASSIGNMENT;
+        } else if (rt[i].count - log_topic_partitions(t) > ADMIN_MAX_NEW_PARTITIONS) {
+            out[i].error_code = KERR_POLICY_VIOLATION;
+            out[i].error_message = arena_str(r, "At most 10000 partitions may be added at once");
         } else if (!req->validate_only) {
             out[i].error_code = kerr_from_kp(log_topic_add_partitions(b->log, name, rt[i].count));
         }

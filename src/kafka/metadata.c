@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#define METADATA_MAX_AUTO_CREATE 100
+
 typedef metadata_resp_metadata_response_topic_t mtopic_t;
 typedef metadata_resp_metadata_response_partition_t mpart_t;
 
@@ -69,9 +71,18 @@ void handle_metadata(kreq_t *r)
         if (!ts)
             goto oom;
         bool create = r->api_version < 4 || req->allow_auto_topic_creation;
+        int created = 0;
         for (int i = 0; i < n; i++) {
             int16_t err;
-            log_topic_t *t = broker_topic(b, rt[i].name, create, &err);
+            /* Creating a topic fsyncs on the loop thread: a bounded number
+             * per request, so one Metadata call cannot stall everyone. */
+            bool may_create = create && created < METADATA_MAX_AUTO_CREATE;
+            int before = log_topic_count(b->log);
+            log_topic_t *t = broker_topic(b, rt[i].name, may_create, &err);
+            if (log_topic_count(b->log) > before)
+                created++;
+            else if (!t && create && !may_create && err == KERR_UNKNOWN_TOPIC_OR_PARTITION)
+                err = KERR_LEADER_NOT_AVAILABLE;    /* retriable: created on a later call */
             if (t) {
                 if (fill_topic(r, &ts[i], t))
                     goto oom;

@@ -294,6 +294,55 @@ th.join(5)
 check("a streaming client does not starve another", r is not None and el < 2.0,
       "metadata took %.2fs" % el)
 
+# One Metadata request may auto-create a bounded number of topics; the rest
+# answer LEADER_NOT_AVAILABLE (retriable) and are created on a later call.
+def metadata_v1(names, corr=61):
+    body = struct.pack(">i", len(names))
+    for n in names:
+        body += struct.pack(">h", len(n)) + n
+    return header(3, 1, corr) + body
+
+
+def topic_errors(resp):
+    off = 4
+    nb = struct.unpack(">i", resp[off:off + 4])[0]
+    off += 4
+    for _ in range(nb):
+        off += 4
+        hl = struct.unpack(">h", resp[off:off + 2])[0]
+        off += 2 + hl + 4
+        rl = struct.unpack(">h", resp[off:off + 2])[0]
+        off += 2 + (rl if rl > 0 else 0)
+    off += 4                                    # controller id
+    nt = struct.unpack(">i", resp[off:off + 4])[0]
+    off += 4
+    errs = []
+    for _ in range(nt):
+        err, nl = struct.unpack(">hh", resp[off:off + 4])
+        off += 4 + nl + 1                       # name, is_internal
+        np_ = struct.unpack(">i", resp[off:off + 4])[0]
+        off += 4
+        for _ in range(np_):
+            off += 2 + 4 + 4
+            nr = struct.unpack(">i", resp[off:off + 4])[0]
+            off += 4 + 4 * nr
+            ni = struct.unpack(">i", resp[off:off + 4])[0]
+            off += 4 + 4 * ni
+        errs.append(err)
+    return errs
+
+
+names = [b"auto-%03d" % i for i in range(150)]
+s = conn()
+send_frame(s, metadata_v1(names))
+first = topic_errors(recv_frame(s))
+send_frame(s, metadata_v1(names, corr=62))
+second = topic_errors(recv_frame(s))
+s.close()
+check("auto-creation is bounded per Metadata request and completes on retry",
+      first.count(0) == 100 and first.count(5) == 50 and second.count(0) == 150,
+      "first %s, second %s" % (sorted(set(first)), sorted(set(second))))
+
 # Pipelined requests are answered in order.
 s = conn()
 for i in range(20):
