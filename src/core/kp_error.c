@@ -22,6 +22,9 @@ const char *kp_strerror(int err)
     case KP_EBUSY:        return "busy: a sync is in flight";
     case KP_EUNSUPPORTED: return "unsupported";
     case KP_ELOCKED:      return "log directory in use by another process";
+    case KP_ESEQUENCE:    return "producer sequence out of order";
+    case KP_EFENCED:      return "producer epoch is older than the current one (fenced)";
+    case KP_EUNKNOWNPRODUCER: return "unknown producer id";
     default:
         break;
     }

@@ -25,6 +25,9 @@ enum kp_err {
     KP_EBUSY = -10010,          /* operation not possible while a sync is in flight */
     KP_EUNSUPPORTED = -10011,   /* valid input kappa does not handle (e.g. old magic) */
     KP_ELOCKED = -10012,        /* the log directory is in use by another process */
+    KP_ESEQUENCE = -10013,      /* idempotent producer: sequence out of order */
+    KP_EFENCED = -10014,        /* idempotent producer: an older epoch */
+    KP_EUNKNOWNPRODUCER = -10015, /* idempotent producer: no state, sequence not 0 */
 };
 
 /* True for a -errno value (an OS error), false for kappa's own codes. */

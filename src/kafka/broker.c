@@ -358,6 +358,11 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
     rc = load_cluster_id(b);
     if (rc)
         KP_WARN("cannot write %s/meta.properties: %s", cfg->log_dir, kp_strerror(rc));
+    rc = producer_ids_start(b);
+    if (rc) {
+        KP_ERROR("cannot write %s/producer-ids: %s", cfg->log_dir, kp_strerror(rc));
+        goto fail;
+    }
     rc = group_coord_start(b);
     if (rc) {
         KP_ERROR("group coordinator: %s", kp_strerror(rc));

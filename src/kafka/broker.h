@@ -96,6 +96,7 @@ struct broker {
     group_coord_t *groups;
     char cluster_id[32];
     listener_addr_t adv;        /* what Metadata and FindCoordinator announce */
+    int64_t pid_next, pid_reserved;     /* producer ids (idempotence.c) */
     /* counters for logs and tests */
     uint64_t requests, bytes_in, bytes_out;
 };
@@ -118,7 +119,9 @@ int16_t kerr_from_kp(int rc);
 kapi_handler_fn handle_api_versions, handle_metadata, handle_produce, handle_fetch,
     handle_list_offsets, handle_create_topics, handle_delete_topics,
     handle_create_partitions, handle_delete_records, handle_describe_configs,
-    handle_alter_configs, handle_sasl_handshake;
+    handle_alter_configs, handle_sasl_handshake, handle_init_producer_id;
+/* idempotence.c: load and reserve producer ids (after the log is open). */
+int producer_ids_start(broker_t *b);
 
 /* fetch.c: re-check parked fetches after data arrived for p. */
 void fetch_wake(broker_t *b, partition_t *p);

@@ -22,6 +22,9 @@ int16_t kerr_from_kp(int rc)
     case KP_EUNSUPPORTED: return KERR_UNSUPPORTED_FOR_MESSAGE_FORMAT;
     case KP_EFAILED: return KERR_KAFKA_STORAGE_ERROR;
     case KP_EBUSY: return KERR_REQUEST_TIMED_OUT;
+    case KP_ESEQUENCE: return KERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case KP_EFENCED: return KERR_INVALID_PRODUCER_EPOCH;
+    case KP_EUNKNOWNPRODUCER: return KERR_UNKNOWN_PRODUCER_ID;
     }
     /* An OS error from the disk (ENOSPC, EIO, ...): a storage error, which
      * clients treat as retriable. */

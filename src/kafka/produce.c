@@ -100,7 +100,8 @@ static int16_t append_records(kreq_t *r, partition_t *p, kbytes_t records, presp
         partition_append_result_t res;
         int rc = partition_append(p, buf + pos, size, &res);
         if (rc) {
-            KP_WARN("produce to %s: %s", partition_name(p), kp_strerror(rc));
+            if (kp_is_os_error(rc) || rc == KP_EFAILED)
+                KP_WARN("produce to %s: %s", partition_name(p), kp_strerror(rc));
             return kerr_from_kp(rc);
         }
         if (first)

@@ -174,6 +174,7 @@ partition_t *log_topic_partition(log_topic_t *t, int32_t partition);
 typedef struct partition_append_result {
     int64_t base_offset;
     int64_t last_offset;
+    bool duplicate;             /* an idempotent retry: already in the log at these offsets */
 } partition_append_result_t;
 
 /*
@@ -184,9 +185,14 @@ typedef struct partition_append_result {
  * cache with offsets res->base_offset..res->last_offset and becomes durable,
  * and readable, when a later sync completes.
  *
+ * A batch from an idempotent producer (producerId >= 0) is checked against
+ * that producer's last five batches here: a retry is not written again but
+ * answered with its original offsets (res->duplicate).
+ *
  * Errors: KP_ECORRUPT/KP_ECRC/KP_ETOOLARGE/KP_EUNSUPPORTED (bad batch),
- * KP_EFAILED (partition fail-stopped), -ENOSPC/-EIO/... (the write failed and
- * was undone; later appends may succeed).
+ * KP_ESEQUENCE/KP_EFENCED/KP_EUNKNOWNPRODUCER (idempotence), KP_EFAILED
+ * (partition fail-stopped), -ENOSPC/-EIO/... (the write failed and was
+ * undone; later appends may succeed).
  */
 int partition_append(partition_t *p, uint8_t *batch, size_t len,
                      partition_append_result_t *res);

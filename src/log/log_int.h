@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "batch.h"
+#include "producer.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -199,6 +200,7 @@ struct partition {
     bool dirty;                 /* on the log's dirty list */
     partition_t *dirty_next;
     int64_t compacted_upto;     /* segments below this base were compacted */
+    producer_state_t producers; /* idempotent producers (producer.h) */
 };
 
 struct log_topic {

@@ -76,6 +76,7 @@ void partition_free(partition_t *p)
     for (int i = 0; i < p->nsegs; i++)
         segment_unref(p->segs[i]);
     kp_free(p->segs);
+    producer_state_free(&p->producers);
     kp_free(p);
 }
 
@@ -182,6 +183,31 @@ static int list_segments(const char *dir, int64_t **bases, int *n)
     return 0;
 }
 
+/*
+ * Idempotent producer state lives in the batch headers: walk them all so a
+ * retry that arrives after a restart is still recognised.  Headers only,
+ * through the cursor's window, so the cost is one small read per window of
+ * batches, not a read of the data.
+ */
+static int rebuild_producers(partition_t *p)
+{
+    for (int i = 0; i < p->nsegs; i++) {
+        segment_t *s = p->segs[i];
+        seg_cursor_t c;
+        batch_header_t h;
+        int rc;
+        seg_cursor_init(&c, s->fd, 0, s->size);
+        while ((rc = seg_cursor_peek(&c, &h)) == 1) {
+            if (h.producer_id >= 0 && (rc = producer_update(&p->producers, &h)) != 0)
+                return rc;
+            seg_cursor_advance(&c, &h);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,
                    int64_t recovery_point, int64_t log_start, partition_t **out)
 {
@@ -264,6 +290,9 @@ int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,
         p->dir_dirty = true;
     }
 
+    rc = rebuild_producers(p);
+    if (rc)
+        goto fail;
     segment_t *a = partition_active(p);
     p->log_end_offset = a->last_offset + 1 > a->base_offset ? a->last_offset + 1 : a->base_offset;
     p->high_watermark = p->log_end_offset;
@@ -358,6 +387,16 @@ int partition_append(partition_t *p, uint8_t *batch, size_t len,
     rc = batch_validate_produced(batch, len, (size_t)cfg(p)->max_message_bytes, &h);
     if (rc)
         return rc;
+    producer_batch_t dup;
+    rc = producer_check(&p->producers, &h, &dup);
+    if (rc == PRODUCER_DUPLICATE) {
+        res->base_offset = dup.base_offset;
+        res->last_offset = dup.last_offset;
+        res->duplicate = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
 
     segment_t *a = partition_active(p);
     int64_t rel_end = p->log_end_offset + h.last_offset_delta - a->base_offset;
@@ -390,8 +429,12 @@ int partition_append(partition_t *p, uint8_t *batch, size_t len,
         return rc;
     p->log_end_offset = batch_last_offset(&h) + 1;
     mark_dirty(p);
+    /* Out of memory here loses only dedup state for this producer: its next
+     * batch is then judged as from an unknown producer, never duplicated. */
+    producer_update(&p->producers, &h);
     res->base_offset = h.base_offset;
     res->last_offset = batch_last_offset(&h);
+    res->duplicate = false;
     return 0;
 }
 
