@@ -4,6 +4,7 @@ never crashes and keeps serving.  Usage: badinput_py.py HOST PORT"""
 import socket
 import struct
 import sys
+from kraw import crc32c, zigzag
 import zlib
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
@@ -106,27 +107,6 @@ def produce_v3(topic, batch, corr=9, acks=-1):
     body += struct.pack(">i", 1) + struct.pack(">i", 0)
     body += struct.pack(">i", len(batch)) + batch
     return header(0, 3, corr) + body
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def zigzag(n):
-    n = (n << 1) ^ (n >> 63)
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
 
 
 def batch_v2(value, good_crc=True, codec=0, records=None):

@@ -10,6 +10,7 @@ import json
 import socket
 import struct
 import sys
+from kraw import crc32c, zigzag as zz
 
 PHASE, HOST, PORT, STATE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 failed = 0
@@ -66,27 +67,6 @@ def init_pid_v3_bump(pid, epoch):
     # response header v1: corr + tags; body: throttle, error, pid, epoch, tags
     corr, tags, thr, err, npid, nepoch = struct.unpack(">ibihqh", r[:21])
     return err, npid, nepoch
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def zz(n):
-    n = (n << 1) ^ (n >> 63)
-    out = b""
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
 
 
 def batch(pid, epoch, seq, values):
