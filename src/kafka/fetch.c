@@ -9,11 +9,14 @@
  *      file part that the connection sendfile()s after the response head.
  *  (3) A fetch that cannot satisfy min_bytes waits (long poll) until an
  *      fsync brings data for one of its partitions, or max_wait_ms.
- *  (4) read_uncommitted gets a null aborted-transactions list.
+ *  (4) read_uncommitted reads to the high watermark and gets a null
+ *      aborted-transactions list; read_committed reads to the last stable
+ *      offset and gets the aborted transactions overlapping what it got.
  */
 #include "broker.h"
 #include "kerr.h"
 #include "../core/kp_error.h"
+#include "../core/kp_mem.h"
 #include "../core/logging.h"
 
 #include <string.h>
@@ -37,6 +40,34 @@ static void release_files(kreq_t *r)
     for (int i = 0; i < r->nfiles; i++)
         log_read_release(&r->files[i].rd);
     r->nfiles = 0;
+}
+
+/*
+ * The aborted transactions a read_committed consumer needs to skip the
+ * aborted records in [from, to): Kafka's AbortedTransactions list.
+ */
+static int aborted_list(kreq_t *r, partition_t *p, int64_t from, int64_t to, fpart_t *o)
+{
+    log_aborted_txn_t *a;
+    int n = partition_aborted_txns(p, from, to, &a);
+    if (n < 0) {
+        o->error_code = kerr_from_kp(n);
+        return n;
+    }
+    fetch_resp_aborted_transaction_t *v =
+        arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *v);
+    if (!v) {
+        kp_free(a);
+        o->error_code = KERR_UNKNOWN_SERVER_ERROR;
+        return KP_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        v[i].producer_id = a[i].producer_id;
+        v[i].first_offset = a[i].first_offset;
+    }
+    kp_free(a);
+    o->aborted_transactions = (karray_t){v, n};
+    return 0;
 }
 
 /* Fill w->resp from the log as it is now; true when the fetch may answer. */
@@ -73,8 +104,10 @@ static bool evaluate(fetch_wait_t *w, bool final)
                 continue;
             }
             int64_t hw = partition_high_watermark(p);
+            int64_t lso = partition_last_stable_offset(p);
+            bool committed = req->isolation_level == 1;
             o->high_watermark = hw;
-            o->last_stable_offset = hw;     /* no transactions yet */
+            o->last_stable_offset = lso;
             o->log_start_offset = partition_log_start_offset(p);
             o->error_code = KERR_NONE;
             int64_t room = max_bytes - total;
@@ -86,7 +119,9 @@ static bool evaluate(fetch_wait_t *w, bool final)
             if (room < limit)
                 limit = room;
             log_read_t rd;
-            int rc = partition_read(p, rp[j].fetch_offset, limit, hw, &rd);
+            /* read_committed stops at the last stable offset: nothing of an
+             * open transaction is handed out. */
+            int rc = partition_read(p, rp[j].fetch_offset, limit, committed ? lso : hw, &rd);
             if (rc) {
                 o->error_code = kerr_from_kp(rc);
                 error = true;
@@ -99,13 +134,15 @@ static bool evaluate(fetch_wait_t *w, bool final)
                 log_read_release(&rd);
                 continue;
             }
-            int64_t len = rd.len;
+            int64_t len = rd.len, rd_next = rd.next_offset;
             if (kreq_add_file(r, &rd) != 0) {
                 log_read_release(&rd);
                 continue;
             }
             o->records = (kbytes_t){kwr_file_mark, (int32_t)len};
             total += len;
+            if (committed && aborted_list(r, p, rp[j].fetch_offset, rd_next, o) != 0)
+                error = true;
         }
     }
     /* min_bytes 0 means "answer at once", as Java consumers may ask. */

@@ -43,7 +43,9 @@ void handle_list_offsets(kreq_t *r)
             if (ts == -2) {
                 ps[j].offset = partition_log_start_offset(p);
             } else if (ts == -1) {
-                ps[j].offset = partition_high_watermark(p);
+                /* read_committed consumers start at the last stable offset. */
+                ps[j].offset = req->isolation_level == 1 ? partition_last_stable_offset(p)
+                                                         : partition_high_watermark(p);
             } else if (ts < 0) {
                 ps[j].error_code = KERR_INVALID_REQUEST;
             } else {

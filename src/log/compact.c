@@ -17,9 +17,24 @@
  *  (3) Readers holding the old segment keep reading the old file (its fd
  *      stays open until they release it).
  *  (4) Records without a key and control batches are kept unchanged.
+ *  (5) Only segments wholly below the last stable offset are cleaned -- more
+ *      precisely below the first offset of any transaction that is open or
+ *      whose marker is not yet durable -- so every transactional batch the
+ *      cleaner sees belongs to a transaction whose outcome is decided and
+ *      durable, and the in-memory aborted list (txn.h) says which.
+ *  (6) Records of aborted transactions never enter the key map and are
+ *      dropped from the output: an aborted write must not stand in for the
+ *      committed record of its key, and read_committed consumers would skip
+ *      it anyway.  Their whole batches go.
  *
- * Left for later: merging small cleaned segments, and keeping the last batch
- * of each idempotent producer when all its records are compacted away.
+ * Transaction markers (control batches) are kept as they are, for now.
+ * Kafka removes a marker once no data of its transaction remains and
+ * delete.retention.ms has passed; kappa keeps every marker, which costs 78
+ * bytes per transaction per partition and is always safe.
+ *
+ * Left for later: merging small cleaned segments, removing markers, and
+ * keeping the last batch of each idempotent producer when all its records
+ * are compacted away.
  */
 #include "log_int.h"
 #include "records.h"
@@ -161,13 +176,26 @@ static int for_each_batch(segment_t *s, batch_fn *fn, void *ctx)
 
 #define MAX_UNCOMPRESSED (256u << 20)
 
+/* Invariant (6): a data batch of an aborted transaction. */
+static bool batch_aborted(const partition_t *p, const batch_header_t *h)
+{
+    return (h->attributes & BATCH_ATTR_TRANSACTIONAL) && !(h->attributes & BATCH_ATTR_CONTROL) &&
+           h->producer_id >= 0 && txn_is_aborted(&p->txns, h->producer_id, h->base_offset);
+}
+
+typedef struct map_ctx {
+    key_map_t *map;
+    const partition_t *p;
+} map_ctx_t;
+
 static int map_batch(void *ctx, uint8_t *batch, const batch_header_t *h)
 {
-    key_map_t *m = ctx;
+    map_ctx_t *mc = ctx;
+    key_map_t *m = mc->map;
     record_iter_t it;
     record_t r;
     int rc, more;
-    if (h->attributes & BATCH_ATTR_CONTROL)
+    if ((h->attributes & BATCH_ATTR_CONTROL) || batch_aborted(mc->p, h))
         return 0;
     rc = record_iter_init(&it, batch, (size_t)batch_size(h), MAX_UNCOMPRESSED);
     if (rc)
@@ -182,6 +210,7 @@ static int map_batch(void *ctx, uint8_t *batch, const batch_header_t *h)
 
 typedef struct clean_ctx {
     key_map_t *map;
+    const partition_t *p;
     int fd;                     /* the .cleaned file */
     int64_t out_pos;
     int64_t tombstone_horizon;  /* drop tombstones with timestamp below */
@@ -216,6 +245,10 @@ static int clean_batch(void *ctx, uint8_t *batch, const batch_header_t *h)
         rc = kp_file_pwrite_all(c->fd, batch, size, c->out_pos);
         c->out_pos += (int64_t)size;
         return rc;
+    }
+    if (batch_aborted(c->p, h)) {
+        c->st->records_read += h->record_count;
+        return 0;
     }
     /* First pass: is anything dropped at all? */
     rc = record_iter_init(&it, batch, size, MAX_UNCOMPRESSED);
@@ -278,7 +311,7 @@ static int clean_segment(partition_t *p, int i, key_map_t *map, int64_t now_ms,
     segment_t *s = p->segs[i];
     char tmp[PATH_MAX + 16], ip[PATH_MAX + 16];
     int64_t read0 = st->records_read, kept0 = st->records_kept;
-    clean_ctx_t c = {.map = map, .out_pos = 0, .st = st,
+    clean_ctx_t c = {.map = map, .p = p, .out_pos = 0, .st = st,
                      .tombstone_horizon = now_ms - log_topic_config(p->topic)->delete_retention_ms};
     int rc;
 
@@ -344,15 +377,20 @@ int partition_compact(partition_t *p, int64_t now_ms, compact_stats_t *st)
 {
     const log_config_t *cfgp = log_topic_config(p->topic);
     key_map_t map = {0};
+    map_ctx_t mc = {.map = &map, .p = p};
     int end = 0, rc = 0;
 
     memset(st, 0, sizeof *st);
     if (p->failed || p->sync_inflight)
         return 0;
-    /* Cleanable: closed, fully synced segments past the compaction lag. */
+    /* Cleanable: closed, fully synced segments past the compaction lag and,
+     * invariant (5), wholly below every undecided transaction. */
+    int64_t stable = txn_first_unstable(&p->txns, p->high_watermark);
+    if (stable > p->high_watermark)
+        stable = p->high_watermark;
     while (end < p->nsegs - 1) {
         segment_t *s = p->segs[end];
-        if (s->synced_size != s->size ||
+        if (s->synced_size != s->size || s->last_offset >= stable ||
             (s->max_timestamp >= 0 && s->max_timestamp > now_ms - cfgp->min_compaction_lag_ms))
             break;
         end++;
@@ -361,7 +399,7 @@ int partition_compact(partition_t *p, int64_t now_ms, compact_stats_t *st)
         return 0;
 
     for (int i = 0; i < end && rc == 0; i++)
-        rc = for_each_batch(p->segs[i], map_batch, &map);
+        rc = for_each_batch(p->segs[i], map_batch, &mc);
     for (int i = 0; i < end && rc == 0; i++)
         rc = clean_segment(p, i, &map, now_ms, st);
     key_map_free(&map);

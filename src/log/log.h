@@ -190,7 +190,9 @@ typedef struct partition_append_result {
  * answered with its original offsets (res->duplicate).
  *
  * Errors: KP_ECORRUPT/KP_ECRC/KP_ETOOLARGE/KP_EUNSUPPORTED (bad batch),
- * KP_ESEQUENCE/KP_EFENCED/KP_EUNKNOWNPRODUCER (idempotence), KP_EFAILED
+ * KP_EINVAL (a control batch: markers come only from
+ * partition_append_marker()), KP_ESEQUENCE/KP_EFENCED/KP_EUNKNOWNPRODUCER
+ * (idempotence), KP_ENOMEM (no memory for a transaction's state), KP_EFAILED
  * (partition fail-stopped), -ENOSPC/-EIO/... (the write failed and was
  * undone; later appends may succeed).
  */
@@ -247,6 +249,53 @@ int partition_offset_for_time(partition_t *p, int64_t ts, int64_t *offset,
  * Whole segments below it are deleted by the next log_maintain(). */
 int partition_delete_records(partition_t *p, int64_t offset);
 
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * A data batch with the transactional attribute (0x10) and a producer id
+ * opens a transaction for that producer in this partition at its base
+ * offset, unless one is already open; the transaction coordinator ends it
+ * with a marker.  partition_append() refuses control batches (KP_EINVAL):
+ * only partition_append_marker() writes them.
+ */
+
+/* Append a commit (commit=true) or abort marker: a control batch (attributes
+ * transactional|control, one record: key = int16 version 0 + int16 type (0 abort,
+ * 1 commit), value = int16 version 0 + int32 coordinator_epoch), with the given
+ * producer id and epoch and baseSequence -1.  It ends that producer's open
+ * transaction in this partition (an abort records it as aborted).  Durable like
+ * any append: after a sync covers res->last_offset.
+ *
+ * A marker with a newer producer epoch fences the older one (and the new
+ * epoch's data starts at sequence 0); one of the same epoch leaves the
+ * producer's sequence alone.  A marker when no transaction is open is still
+ * written.  Errors: KP_EINVAL (producer_id or producer_epoch < 0),
+ * KP_EFENCED (producer_epoch older than the producer's, or coordinator_epoch
+ * older than its last marker's), KP_EFAILED, KP_ENOMEM, -errno (the write
+ * failed and was undone). */
+int partition_append_marker(partition_t *p, int64_t producer_id, int16_t producer_epoch,
+                            bool commit, int32_t coordinator_epoch,
+                            partition_append_result_t *res);
+
+/* The last stable offset: the first offset of the oldest transaction still open
+ * in this partition, or the high watermark when none is open (never above it).
+ * A transaction counts as open until the high watermark passes its marker, and
+ * the result is never below the log start offset (as Kafka's). */
+int64_t partition_last_stable_offset(const partition_t *p);
+
+typedef struct log_aborted_txn {
+    int64_t producer_id;
+    int64_t first_offset;       /* first offset of the aborted transaction here */
+    int64_t last_offset;        /* offset of its abort marker */
+} log_aborted_txn_t;
+
+/* Aborted transactions whose range [first_offset, last_offset] overlaps
+ * [from, to), ascending by first_offset (what a read_committed Fetch response
+ * lists).  Returns the count (>= 0) with *out kp_malloc'd (caller frees; NULL
+ * when 0) or a negative error. */
+int partition_aborted_txns(const partition_t *p, int64_t from, int64_t to,
+                           log_aborted_txn_t **out);
+
 /* ---- group commit, split for a worker thread ---------------------------- */
 
 #define PARTITION_SYNC_MAX_SEGS 8
@@ -289,7 +338,9 @@ int partition_maybe_roll(partition_t *p, int64_t now_ms, int force);
 /* Delete whole segments under retention.ms/retention.bytes/log start. */
 int partition_apply_retention(partition_t *p, int64_t now_ms, int *deleted);
 /* Rewrite closed segments keeping the newest record per key; drop
- * tombstones older than delete.retention.ms. */
+ * tombstones older than delete.retention.ms.  Only segments wholly below the
+ * last stable offset are cleaned; records of aborted transactions are
+ * dropped; markers are kept. */
 int partition_compact(partition_t *p, int64_t now_ms, compact_stats_t *st);
 
 #endif

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "batch.h"
 #include "producer.h"
+#include "txn.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -201,6 +202,7 @@ struct partition {
     partition_t *dirty_next;
     int64_t compacted_upto;     /* segments below this base were compacted */
     producer_state_t producers; /* idempotent producers (producer.h) */
+    txn_state_t txns;           /* unstable and aborted transactions (txn.h) */
 };
 
 struct log_topic {

@@ -12,6 +12,12 @@
  *      undone does not.
  *  (4) segs[] is sorted by base offset, non-empty, and only the last segment
  *      is ever appended to.
+ *  (5) The producer and transaction state (producer.h, txn.h) is what a scan
+ *      of the log's batches in order would build: rebuild_state() does that
+ *      scan at open, and every append updates it the same way.  The state
+ *      of a transaction is never lost to a failed allocation after its
+ *      batch was written: the room is reserved before the write.
+ *  (6) log_start_offset <= last stable offset <= high watermark.
  */
 #include "log_int.h"
 #include "records.h"
@@ -77,6 +83,7 @@ void partition_free(partition_t *p)
         segment_unref(p->segs[i]);
     kp_free(p->segs);
     producer_state_free(&p->producers);
+    txn_state_free(&p->txns);
     kp_free(p);
 }
 
@@ -184,12 +191,93 @@ static int list_segments(const char *dir, int64_t **bases, int *n)
 }
 
 /*
- * Idempotent producer state lives in the batch headers: walk them all so a
- * retry that arrives after a restart is still recognised.  Headers only,
- * through the cursor's window, so the cost is one small read per window of
- * batches, not a read of the data.
+ * Record a data batch written at h->base_offset: the producer's window and,
+ * for a transactional batch, the transaction it opens.  Fails only for lack
+ * of memory, which partition_append() rules out beforehand for
+ * transactional batches.
  */
-static int rebuild_producers(partition_t *p)
+static int track_data_batch(partition_t *p, const batch_header_t *h)
+{
+    int rc = producer_update(&p->producers, h);
+    if (rc || h->producer_id < 0 || !(h->attributes & BATCH_ATTR_TRANSACTIONAL))
+        return rc;
+    producer_entry_t *e = producer_find(&p->producers, h->producer_id);
+    KP_ASSERT(e);
+    if (e->txn_first_offset < 0) {
+        if ((rc = txn_reserve(&p->txns)) != 0)
+            return rc;
+        e->txn_first_offset = h->base_offset;
+        txn_opened(&p->txns, h->producer_id, h->base_offset);
+    }
+    return 0;
+}
+
+/* Record a marker written at marker_offset.  Fails only for lack of memory,
+ * which partition_append_marker() rules out beforehand. */
+static int track_marker(partition_t *p, int64_t producer_id, int16_t producer_epoch,
+                        bool commit, int32_t coordinator_epoch, int64_t marker_offset)
+{
+    int64_t first;
+    int rc = producer_apply_marker(&p->producers, producer_id, producer_epoch,
+                                   coordinator_epoch, &first);
+    if (rc == 0)
+        rc = txn_reserve(&p->txns);
+    if (rc == 0)
+        txn_ended(&p->txns, producer_id, first, marker_offset, commit);
+    return rc;
+}
+
+/*
+ * A control batch met while rebuilding: read it (from the cursor's window
+ * when it is there, as it nearly always is for a 78-byte marker) and apply
+ * the marker.  One that does not parse passed recovery's checks (or sits in
+ * a trusted segment) yet is not a marker: it is reported and skipped, as
+ * recovery treats corrupt data, and changes no state.
+ */
+static int rebuild_marker(partition_t *p, const seg_cursor_t *c, const batch_header_t *h)
+{
+    int64_t size = batch_size(h);
+    bool commit = false;
+    int32_t coordinator_epoch = -1;
+    int rc;
+    if (h->producer_id < 0 || size > TXN_MARKER_MAX_BYTES) {
+        rc = KP_ECORRUPT;
+    } else if (c->pos >= c->win_pos && c->pos + size <= c->win_pos + (int64_t)c->win_len) {
+        rc = txn_marker_parse(c->win + (c->pos - c->win_pos), (size_t)size, &commit,
+                              &coordinator_epoch);
+    } else {
+        uint8_t *buf = kp_malloc((size_t)size);
+        if (!buf)
+            return KP_ENOMEM;
+        ssize_t r = kp_file_pread_all(c->fd, buf, (size_t)size, c->pos);
+        rc = r < 0 ? (int)r : r != size ? KP_ECORRUPT : 0;
+        if (rc == 0)
+            rc = txn_marker_parse(buf, (size_t)size, &commit, &coordinator_epoch);
+        kp_free(buf);
+        if (kp_is_os_error(rc))
+            return rc;
+    }
+    if (rc == KP_ENOMEM)
+        return rc;
+    if (rc) {
+        KP_ERROR("partition %s: control batch at offset %" PRId64 " (producer %" PRId64
+                 ") is not a valid transaction marker (%s); ignoring it", p->name,
+                 h->base_offset, h->producer_id, kp_strerror(rc));
+        return 0;
+    }
+    return track_marker(p, h->producer_id, h->producer_epoch, commit, coordinator_epoch,
+                        batch_last_offset(h));
+}
+
+/*
+ * Idempotent producer and transaction state lives in the log: walk every
+ * batch header so a retry that arrives after a restart is still recognised,
+ * open transactions still hold the last stable offset back, and aborted
+ * ones are still listed.  Headers only, through the cursor's window, so the
+ * cost is one small read per window of batches, not a read of the data;
+ * only markers are parsed, mostly from the window already read.
+ */
+static int rebuild_state(partition_t *p)
 {
     for (int i = 0; i < p->nsegs; i++) {
         segment_t *s = p->segs[i];
@@ -198,8 +286,13 @@ static int rebuild_producers(partition_t *p)
         int rc;
         seg_cursor_init(&c, s->fd, 0, s->size);
         while ((rc = seg_cursor_peek(&c, &h)) == 1) {
-            if (h.producer_id >= 0 && (rc = producer_update(&p->producers, &h)) != 0)
-                return rc;
+            int r = 0;
+            if (h.attributes & BATCH_ATTR_CONTROL)
+                r = rebuild_marker(p, &c, &h);
+            else if (h.producer_id >= 0)
+                r = track_data_batch(p, &h);
+            if (r)
+                return r;
             seg_cursor_advance(&c, &h);
         }
         if (rc < 0)
@@ -290,7 +383,7 @@ int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,
         p->dir_dirty = true;
     }
 
-    rc = rebuild_producers(p);
+    rc = rebuild_state(p);
     if (rc)
         goto fail;
     segment_t *a = partition_active(p);
@@ -304,6 +397,8 @@ int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,
         p->recovery_point = p->log_end_offset;
     if (p->recovery_point < 0)
         p->recovery_point = 0;
+    txn_on_high_watermark(&p->txns, p->high_watermark);
+    txn_trim(&p->txns, p->log_start_offset);
     *out = p;
     return 0;
 fail:
@@ -376,30 +471,16 @@ int partition_maybe_roll(partition_t *p, int64_t now_ms, int force)
     return 0;
 }
 
-int partition_append(partition_t *p, uint8_t *batch, size_t len,
-                     partition_append_result_t *res)
+/*
+ * Write a validated batch (header h) at the log end offset, rolling first
+ * when the active segment is full or old.  On success h->base_offset is the
+ * batch's offset and the log end offset has moved past it.
+ */
+static int write_batch(partition_t *p, uint8_t *batch, size_t len, batch_header_t *h)
 {
-    batch_header_t h;
-    int rc;
-
-    if (p->failed)
-        return KP_EFAILED;
-    rc = batch_validate_produced(batch, len, (size_t)cfg(p)->max_message_bytes, &h);
-    if (rc)
-        return rc;
-    producer_batch_t dup;
-    rc = producer_check(&p->producers, &h, &dup);
-    if (rc == PRODUCER_DUPLICATE) {
-        res->base_offset = dup.base_offset;
-        res->last_offset = dup.last_offset;
-        res->duplicate = true;
-        return 0;
-    }
-    if (rc)
-        return rc;
-
     segment_t *a = partition_active(p);
-    int64_t rel_end = p->log_end_offset + h.last_offset_delta - a->base_offset;
+    int64_t rel_end = p->log_end_offset + h->last_offset_delta - a->base_offset;
+    int rc;
     if (a->size > 0 &&
         (a->size + (int64_t)len > cfg(p)->segment_bytes || rel_end > INT32_MAX ||
          a->size + (int64_t)len > (int64_t)UINT32_MAX ||
@@ -410,11 +491,11 @@ int partition_append(partition_t *p, uint8_t *batch, size_t len,
         a = partition_active(p);
     }
 
-    h.base_offset = p->log_end_offset;
-    h.leader_epoch = 0;
-    batch_set_base_offset(batch, h.base_offset);
+    h->base_offset = p->log_end_offset;
+    h->leader_epoch = 0;
+    batch_set_base_offset(batch, h->base_offset);
     batch_set_leader_epoch(batch, 0);
-    rc = segment_append(a, batch, len, &h, cfg(p)->index_interval_bytes);
+    rc = segment_append(a, batch, len, h, cfg(p)->index_interval_bytes);
     if (rc == KP_EFAILED) {
         p->failed = rc;
         KP_ERROR("partition %s: stopped taking writes after a failed write", p->name);
@@ -427,15 +508,109 @@ int partition_append(partition_t *p, uint8_t *batch, size_t len,
     }
     if (rc)
         return rc;
-    p->log_end_offset = batch_last_offset(&h) + 1;
+    p->log_end_offset = batch_last_offset(h) + 1;
     mark_dirty(p);
-    /* Out of memory here loses only dedup state for this producer: its next
-     * batch is then judged as from an unknown producer, never duplicated. */
-    producer_update(&p->producers, &h);
+    return 0;
+}
+
+int partition_append(partition_t *p, uint8_t *batch, size_t len,
+                     partition_append_result_t *res)
+{
+    batch_header_t h;
+    int rc;
+
+    if (p->failed)
+        return KP_EFAILED;
+    rc = batch_validate_produced(batch, len, (size_t)cfg(p)->max_message_bytes, &h);
+    if (rc)
+        return rc;
+    if (h.attributes & BATCH_ATTR_CONTROL)
+        return KP_EINVAL;       /* a forged marker would end a transaction */
+    producer_batch_t dup;
+    rc = producer_check(&p->producers, &h, &dup);
+    if (rc == PRODUCER_DUPLICATE) {
+        res->base_offset = dup.base_offset;
+        res->last_offset = dup.last_offset;
+        res->duplicate = true;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    /* Invariant (5): a transaction's state must not be lost after its
+     * batch is written, so its room is taken now. */
+    bool txnal = h.producer_id >= 0 && (h.attributes & BATCH_ATTR_TRANSACTIONAL);
+    if (txnal && ((rc = producer_reserve(&p->producers)) != 0 ||
+                  (rc = txn_reserve(&p->txns)) != 0))
+        return rc;
+
+    rc = write_batch(p, batch, len, &h);
+    if (rc)
+        return rc;
+    /* Out of memory here (never for a transactional batch) loses only dedup
+     * state for this producer: its next batch is then judged as from an
+     * unknown producer, never duplicated. */
+    rc = track_data_batch(p, &h);
+    KP_ASSERT(rc == 0 || !txnal);
     res->base_offset = h.base_offset;
     res->last_offset = batch_last_offset(&h);
     res->duplicate = false;
     return 0;
+}
+
+int partition_append_marker(partition_t *p, int64_t producer_id, int16_t producer_epoch,
+                            bool commit, int32_t coordinator_epoch,
+                            partition_append_result_t *res)
+{
+    batch_header_t h;
+    uint8_t *batch;
+    size_t len;
+    int rc;
+
+    if (p->failed)
+        return KP_EFAILED;
+    if (producer_id < 0 || producer_epoch < 0)
+        return KP_EINVAL;
+    rc = producer_check_marker(&p->producers, producer_id, producer_epoch, coordinator_epoch);
+    if (rc)
+        return rc;
+    /* Ended transactions leave when a sync completes; the high watermark
+     * can also move without one (log_flush with nothing to sync), so prune
+     * here too and the list stays as short as the open transactions. */
+    txn_on_high_watermark(&p->txns, p->high_watermark);
+    if ((rc = producer_reserve(&p->producers)) != 0 || (rc = txn_reserve(&p->txns)) != 0)
+        return rc;
+    rc = txn_marker_build(producer_id, producer_epoch, commit, coordinator_epoch, kp_now_ms(),
+                          &batch, &len);
+    if (rc)
+        return rc;
+    rc = batch_header_decode(batch, len, &h);
+    if (rc == 0)
+        rc = write_batch(p, batch, len, &h);
+    kp_free(batch);
+    if (rc)
+        return rc;
+    rc = track_marker(p, producer_id, producer_epoch, commit, coordinator_epoch,
+                      batch_last_offset(&h));
+    KP_ASSERT(rc == 0);         /* the room was reserved */
+    res->base_offset = h.base_offset;
+    res->last_offset = batch_last_offset(&h);
+    res->duplicate = false;
+    return 0;
+}
+
+int64_t partition_last_stable_offset(const partition_t *p)
+{
+    int64_t lso = txn_first_unstable(&p->txns, p->high_watermark);
+    /* Invariant (6); Kafka also never reports an LSO below the log start. */
+    if (lso < p->log_start_offset)
+        lso = p->log_start_offset;
+    return lso < p->high_watermark ? lso : p->high_watermark;
+}
+
+int partition_aborted_txns(const partition_t *p, int64_t from, int64_t to,
+                           log_aborted_txn_t **out)
+{
+    return txn_aborted_in(&p->txns, from, to, out);
 }
 
 /* ---- group commit --------------------------------------------------------- */
@@ -526,6 +701,7 @@ int partition_sync_complete(partition_sync_t *job)
         }
     } else if (job->target_offset > p->high_watermark) {
         p->high_watermark = job->target_offset;
+        txn_on_high_watermark(&p->txns, p->high_watermark);
     }
     if (p->log->synced_fn)
         p->log->synced_fn(p, p->high_watermark, job->err, p->log->synced_ctx);
@@ -722,8 +898,10 @@ int partition_delete_records(partition_t *p, int64_t offset)
 {
     if (offset < 0 || offset > p->high_watermark)
         return KP_EOFFSET;
-    if (offset > p->log_start_offset)
+    if (offset > p->log_start_offset) {
         p->log_start_offset = offset;
+        txn_trim(&p->txns, p->log_start_offset);
+    }
     return 0;
 }
 
@@ -740,6 +918,7 @@ static void drop_oldest(partition_t *p, const char *why)
     segment_unref(s);
     if (p->segs[0]->base_offset > p->log_start_offset)
         p->log_start_offset = p->segs[0]->base_offset;
+    txn_trim(&p->txns, p->log_start_offset);
 }
 
 int partition_apply_retention(partition_t *p, int64_t now_ms, int *deleted)

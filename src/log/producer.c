@@ -7,6 +7,10 @@
  *      appended again, and its original offsets are returned.
  *  (2) Within an epoch, sequences are contiguous (wrapping at INT32_MAX);
  *      a new epoch starts at 0; an older epoch is fenced.
+ *  (3) Only data batches enter the window.  A commit/abort marker (baseSequence
+ *      -1) may move the epoch -- which empties the window, so the new epoch
+ *      starts at sequence 0 -- but never adds to it: a marker of the same
+ *      epoch leaves the producer's sequence where its data left it.
  */
 #include "producer.h"
 #include "../core/kp_error.h"
@@ -87,27 +91,58 @@ int producer_check(const producer_state_t *ps, const batch_header_t *h, producer
     return PRODUCER_NEW;
 }
 
+producer_entry_t *producer_find(const producer_state_t *ps, int64_t producer_id)
+{
+    return producer_id < 0 ? NULL : find(ps, producer_id);
+}
+
+int producer_reserve(producer_state_t *ps)
+{
+    if ((ps->n + 1) * 4 > ps->cap * 3)
+        return grow(ps);
+    return 0;
+}
+
+/* The producer's entry, created (with `epoch`) when it has none. */
+static producer_entry_t *get_or_create(producer_state_t *ps, int64_t pid, int16_t epoch)
+{
+    producer_entry_t *e = find(ps, pid);
+    if (e)
+        return e;
+    if (producer_reserve(ps))
+        return NULL;
+    uint64_t i = pid_hash(pid) & (uint64_t)(ps->cap - 1);
+    while (ps->e[i].producer_id != -1)
+        i = (i + 1) & (uint64_t)(ps->cap - 1);
+    e = &ps->e[i];
+    memset(e, 0, sizeof *e);
+    e->producer_id = pid;
+    e->epoch = epoch;
+    e->txn_first_offset = -1;
+    e->coordinator_epoch = -1;
+    ps->n++;
+    return e;
+}
+
+/* Invariant (2): a new epoch starts with an empty window. */
+static void set_epoch(producer_entry_t *e, int16_t epoch)
+{
+    if (epoch != e->epoch) {
+        e->epoch = epoch;
+        e->n = 0;
+    }
+}
+
 int producer_update(producer_state_t *ps, const batch_header_t *h)
 {
     if (h->producer_id < 0)
         return 0;
-    producer_entry_t *e = find(ps, h->producer_id);
-    if (!e) {
-        if ((ps->n + 1) * 4 > ps->cap * 3 && grow(ps))
-            return KP_ENOMEM;
-        uint64_t i = pid_hash(h->producer_id) & (uint64_t)(ps->cap - 1);
-        while (ps->e[i].producer_id != -1)
-            i = (i + 1) & (uint64_t)(ps->cap - 1);
-        e = &ps->e[i];
-        memset(e, 0, sizeof *e);
-        e->producer_id = h->producer_id;
-        e->epoch = h->producer_epoch;
-        ps->n++;
-    }
-    if (h->producer_epoch != e->epoch) {
-        e->epoch = h->producer_epoch;
-        e->n = 0;
-    }
+    producer_entry_t *e = get_or_create(ps, h->producer_id, h->producer_epoch);
+    if (!e)
+        return KP_ENOMEM;
+    set_epoch(e, h->producer_epoch);
+    if (h->attributes & BATCH_ATTR_CONTROL)
+        return 0;           /* invariant (3) */
     if (e->n == PRODUCER_BATCHES) {
         memmove(e->b, e->b + 1, (PRODUCER_BATCHES - 1) * sizeof e->b[0]);
         e->n--;
@@ -115,6 +150,31 @@ int producer_update(producer_state_t *ps, const batch_header_t *h)
     e->b[e->n++] = (producer_batch_t){h->base_sequence,
                                       seq_add(h->base_sequence, h->last_offset_delta),
                                       h->base_offset, batch_last_offset(h)};
+    return 0;
+}
+
+int producer_check_marker(const producer_state_t *ps, int64_t producer_id,
+                          int16_t producer_epoch, int32_t coordinator_epoch)
+{
+    const producer_entry_t *e = producer_find(ps, producer_id);
+    if (!e)
+        return 0;
+    if (producer_epoch < e->epoch || coordinator_epoch < e->coordinator_epoch)
+        return KP_EFENCED;
+    return 0;
+}
+
+int producer_apply_marker(producer_state_t *ps, int64_t producer_id, int16_t producer_epoch,
+                          int32_t coordinator_epoch, int64_t *txn_first)
+{
+    *txn_first = -1;
+    producer_entry_t *e = get_or_create(ps, producer_id, producer_epoch);
+    if (!e)
+        return KP_ENOMEM;
+    set_epoch(e, producer_epoch);
+    e->coordinator_epoch = coordinator_epoch;
+    *txn_first = e->txn_first_offset;
+    e->txn_first_offset = -1;
     return 0;
 }
 

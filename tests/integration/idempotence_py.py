@@ -69,12 +69,12 @@ def init_pid_v3_bump(pid, epoch):
     return err, npid, nepoch
 
 
-def batch(pid, epoch, seq, values):
+def batch(pid, epoch, seq, values, attrs=0):
     recs = b""
     for i, v in enumerate(values):
         rec = b"\x00" + zz(0) + zz(i) + zz(-1) + zz(len(v)) + v + zz(0)
         recs += zz(len(rec)) + rec
-    after = struct.pack(">hiqqqhii", 0, len(values) - 1, 1000, 1000, pid, epoch, seq,
+    after = struct.pack(">hiqqqhii", attrs, len(values) - 1, 1000, 1000, pid, epoch, seq,
                         len(values)) + recs
     head = struct.pack(">qiib", 0, 9 + len(after), 0, 2) + struct.pack(">I", crc32c(after))
     return head + after
@@ -97,6 +97,38 @@ def log_end(topic):
     body += struct.pack(">i", 1) + struct.pack(">iq", 0, -1)
     r = rpc(header(2, 1, 5) + body)
     off = 8
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, err, ts, offset = struct.unpack(">ihqq", r[off:off + 22])
+    return offset
+
+
+def fetch_v4(topic, offset, isolation):
+    body = struct.pack(">iiiib", -1, 0, 1, 1 << 20, isolation)
+    body += struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic
+    body += struct.pack(">i", 1) + struct.pack(">iqi", 0, offset, 1 << 20)
+    r = rpc(header(1, 4, 41) + body)
+    off = 12
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, err, hw, lso = struct.unpack(">ihqq", r[off:off + 22])
+    off += 22
+    na = struct.unpack(">i", r[off:off + 4])[0]
+    off += 4 + max(na, 0) * 16
+    rlen = struct.unpack(">i", r[off:off + 4])[0]
+    off += 4
+    n, pos = 0, 0
+    while pos + 12 <= rlen:
+        pos += 12 + struct.unpack(">i", r[off + pos + 8:off + pos + 12])[0]
+        n += 1
+    return err, hw, lso, n
+
+
+def list_offsets_v2(topic, isolation):
+    body = struct.pack(">ib", -1, isolation) + struct.pack(">i", 1)
+    body += struct.pack(">h", len(topic)) + topic + struct.pack(">i", 1) + struct.pack(">iq", 0, -1)
+    r = rpc(header(2, 2, 43) + body)
+    off = 12                                    # corr, throttle (v2+), topic count
     nlen = struct.unpack(">h", r[off:off + 2])[0]
     off += 2 + nlen + 4
     _, err, ts, offset = struct.unpack(">ihqq", r[off:off + 22])
@@ -134,6 +166,23 @@ if PHASE == "before":
     check("the old epoch is fenced with INVALID_PRODUCER_EPOCH", e == 47, str(e))
     e, _ = produce(T, batch(424242, 0, 7, [b"who"]))
     check("an unknown producer not starting at 0 is UNKNOWN_PRODUCER_ID", e == 59, str(e))
+    # An open transaction holds the last stable offset back: read_committed
+    # sees nothing of it, read_uncommitted sees it (markers come from the
+    # transaction coordinator, which is not served yet).
+    TX = b"txn-open"
+    rpc(header(3, 1, 3) + struct.pack(">i", 1) + struct.pack(">h", len(TX)) + TX)
+    produce(TX, batch(-1, -1, -1, [b"plain"]))
+    err, tpid, _ = init_pid_v1()
+    e, o = produce(TX, batch(tpid, 0, 0, [b"in-txn"], attrs=0x10))
+    unc = fetch_v4(TX, 0, 0)
+    com = fetch_v4(TX, 0, 1)
+    check("read_committed stops at the last stable offset of an open transaction",
+          e == 0 and unc[:3] == (0, 2, 1) and unc[3] == 2 and com[:3] == (0, 2, 1) and com[3] == 1,
+          f"produce {(e, o)}; uncommitted (err, hw, lso, batches) {unc}; committed {com}")
+    check("ListOffsets latest is the LSO for read_committed, the HW otherwise",
+          list_offsets_v2(TX, 1) == 1 and list_offsets_v2(TX, 0) == 2,
+          f"{list_offsets_v2(TX, 1)} {list_offsets_v2(TX, 0)}")
+
     last = batch(pid, 1, 1, [b"e", b"f"])
     e, o = produce(T, last)
     json.dump({"pid": pid, "batch": last.hex(), "offset": o, "end": log_end(T)}, open(STATE, "w"))
