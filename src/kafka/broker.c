@@ -89,6 +89,7 @@ void broker_on_synced(partition_t *p, int64_t hw, int err, void *ctx)
     produce_wake(b, p, err);
     fetch_wake(b, p);
     group_offsets_wake(b, p, err);
+    txn_coord_wake(b, p, err);
 }
 
 bool kstr_topic_name(kstr_t name, char *buf, size_t cap)
@@ -368,6 +369,8 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
         KP_ERROR("group coordinator: %s", kp_strerror(rc));
         goto fail;
     }
+    if ((rc = txn_coord_start(b)) != 0)
+        goto fail;
     for (int i = 0; i < cfg->nlisteners; i++) {
         const listener_addr_t *a = &cfg->listeners[i];
         rc = listen_on(b, a);
@@ -409,6 +412,7 @@ fail:
         close(b->listen_fds[i]);
     b->nlisten = 0;
     if (b->log) {
+        txn_coord_stop(b);
         group_coord_stop(b);
         log_close(b->log);
         b->log = NULL;
@@ -453,6 +457,7 @@ int broker_shutdown(broker_t *b)
     conn_flush_all(b);
     conn_close_all(b);
     produce_stop(b);
+    txn_coord_stop(b);
     group_coord_stop(b);
     loop_free(b->loop);
     b->loop = NULL;

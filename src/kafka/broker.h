@@ -94,6 +94,7 @@ struct broker {
     int syncs_inflight;
     bool ckpt_inflight;         /* a checkpoint is being written by a worker */
     group_coord_t *groups;
+    struct txn_coord *txns;     /* transaction coordinator (txn.c) */
     char cluster_id[32];
     listener_addr_t adv;        /* what Metadata and FindCoordinator announce */
     int64_t pid_next, pid_reserved;     /* producer ids (idempotence.c) */
@@ -161,5 +162,12 @@ void group_coord_stop(broker_t *b);
 /* offsets.c: answer offset commits and group deletions whose
  * __consumer_offsets batch the sync of p now covers (from broker_on_synced). */
 void group_offsets_wake(broker_t *b, partition_t *p, int err);
+/* txn.c: the transaction coordinator (__transaction_state): its handlers
+ * (NULL for other keys), start (replays and recovers, before serving), stop,
+ * and the wake-up when a sync completes. */
+kapi_handler_fn *txn_coord_handler_for(int16_t key);
+int txn_coord_start(broker_t *b);
+void txn_coord_stop(broker_t *b);
+void txn_coord_wake(broker_t *b, partition_t *p, int err);
 
 #endif

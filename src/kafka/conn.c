@@ -209,6 +209,8 @@ static kapi_handler_fn *handler_for(int16_t key)
     case 17: return handle_sasl_handshake;
     case 22: return handle_init_producer_id;
     }
+    if (txn_coord_handler_for(key))
+        return txn_coord_handler_for(key);
     return group_handler_for(key);
 }
 

@@ -1,8 +1,10 @@
 /*
  * group_int.h -- structures shared by the group coordinator (group.c:
  * membership, rebalances, FindCoordinator, Describe/ListGroups) and the
- * offset store (offsets.c: OffsetCommit/OffsetFetch, DeleteGroups, the
- * __consumer_offsets topic).  Private to those two files and their unit test.
+ * offset store (offsets.c: OffsetCommit/OffsetFetch, DeleteGroups,
+ * TxnOffsetCommit, the __consumer_offsets topic).  Private to those two
+ * files, their unit test, and the transaction coordinator (txn.c), which
+ * finds a group's __consumer_offsets partition with group_partition_for().
  *
  * Ownership: everything reached from group_coord_t is kp_malloc'd and owned
  * by the coordinator; nothing points into a request's arena or frame, since
@@ -106,6 +108,36 @@ struct group {
 
 typedef struct offsets_wait offsets_wait_t;
 
+/*
+ * An offset committed inside a transaction (TxnOffsetCommit): written to
+ * __consumer_offsets as part of the producer's transactional batch, applied
+ * to its group only when the commit marker is written there, dropped on
+ * abort.  Kept by the coordinator, not the group, so that a group forgotten
+ * meanwhile (sweep, deletion) is simply created again when they apply.
+ */
+typedef struct group_txn_offset {
+    int64_t producer_id;
+    int16_t producer_epoch;
+    int32_t offsets_partition;          /* of __consumer_offsets */
+    gstr_t group;
+    gstr_t topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    gstr_t metadata;
+    int64_t commit_timestamp;
+} group_txn_offset_t;
+
+/* A transactional producer's sequence in one __consumer_offsets partition:
+ * its batches there go through the log's idempotence checks like any other
+ * producer's, so each must continue where its last one ended. */
+typedef struct group_txn_producer {
+    int64_t producer_id;
+    int32_t offsets_partition;
+    int16_t epoch;
+    int32_t last_seq;                   /* -1: no batch yet in this epoch */
+} group_txn_producer_t;
+
 struct group_coord {
     broker_t *b;
     group_t **buckets;
@@ -113,6 +145,10 @@ struct group_coord {
     offsets_wait_t *waits;              /* commits/deletions awaiting their fsync */
     loop_timer_t sweep_timer;
     uint64_t rng;
+    group_txn_offset_t *txn_offsets;    /* pending, in the order written */
+    int ntxn_offsets, captxn_offsets;
+    group_txn_producer_t *txn_producers;
+    int ntxn_producers, captxn_producers;
 };
 
 /* ---- group.c ---- */

@@ -1,19 +1,21 @@
 /*
- * idempotence.c -- InitProducerId (key 22) for idempotent producers:
- * producer ids that are never reused, and the KIP-360 epoch bump.
+ * idempotence.c -- InitProducerId (key 22): producer ids that are never
+ * reused, the KIP-360 epoch bump of idempotent producers, and the hand-off
+ * of transactional producers to the transaction coordinator (txn.c).
  *
  * Invariants:
  *  (1) A producer id is never handed out twice, across restarts: ids come
  *      from blocks whose end is made durable (producer-ids file, written
- *      atomically) before any id in the block is given out.
+ *      atomically) before any id in the block is given out.  Idempotent
+ *      and transactional producers draw from the same blocks.
  *  (2) The deduplication itself lives in the log (src/log/producer.c): this
  *      file only names producers.
- *
- * Transactions (a non-null transactional id) are not served yet: such a
- * request is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, which
- * clients report as fatal rather than retrying forever.
+ *  (3) An idempotent producer may bump only its own epoch: a producer id
+ *      that belongs to a transactional id is never bumped here (the caller
+ *      gets a fresh id instead), or it could fence that transaction's
+ *      producer behind the coordinator's back.
  */
-#include "broker.h"
+#include "txn_int.h"
 #include "kerr.h"
 #include "../core/kp_error.h"
 #include "../core/logging.h"
@@ -26,7 +28,6 @@
 #include <string.h>
 
 #define PID_BLOCK 1000
-#define KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED 53
 
 static int reserve_block(broker_t *b)
 {
@@ -55,6 +56,17 @@ int producer_ids_start(broker_t *b)
     return reserve_block(b);
 }
 
+int producer_id_alloc(broker_t *b, int64_t *out)
+{
+    if (b->pid_next >= b->pid_reserved) {
+        int rc = reserve_block(b);
+        if (rc)
+            return rc;
+    }
+    *out = b->pid_next++;
+    return 0;
+}
+
 void handle_init_producer_id(kreq_t *r)
 {
     broker_t *b = r->b;
@@ -62,13 +74,12 @@ void handle_init_producer_id(kreq_t *r)
     init_producer_id_resp_t resp = {0};
     resp.producer_id = -1;
     resp.producer_epoch = -1;
-    if (req->transactional_id.len > 0) {
-        resp.error_code = KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-        kreq_respond(r, &resp);
+    if (req->transactional_id.len >= 0) {
+        txn_coord_init_producer_id(r);
         return;
     }
     if (req->producer_id >= 0 && req->producer_epoch >= 0 && req->producer_id < b->pid_next &&
-        req->producer_epoch < INT16_MAX - 1) {
+        req->producer_epoch < INT16_MAX - 1 && !txn_coord_owns_producer_id(b, req->producer_id)) {
         /* KIP-360: an idempotent producer bumps its epoch to start its
          * sequences over after an error, keeping its id. */
         resp.producer_id = req->producer_id;
@@ -76,16 +87,15 @@ void handle_init_producer_id(kreq_t *r)
         kreq_respond(r, &resp);
         return;
     }
-    if (b->pid_next >= b->pid_reserved) {
-        int rc = reserve_block(b);
-        if (rc) {
-            KP_ERROR("cannot reserve producer ids: %s", kp_strerror(rc));
-            resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
-            kreq_respond(r, &resp);
-            return;
-        }
+    int64_t pid;
+    int rc = producer_id_alloc(b, &pid);
+    if (rc) {
+        KP_ERROR("cannot reserve producer ids: %s", kp_strerror(rc));
+        resp.error_code = KERR_COORDINATOR_NOT_AVAILABLE;
+        kreq_respond(r, &resp);
+        return;
     }
-    resp.producer_id = b->pid_next++;
+    resp.producer_id = pid;
     resp.producer_epoch = 0;
     kreq_respond(r, &resp);
 }

@@ -1,6 +1,7 @@
 /*
  * offsets.c -- committed offsets: OffsetCommit, OffsetFetch, DeleteGroups,
- * and their durable home, the compacted internal topic __consumer_offsets.
+ * TxnOffsetCommit, and their durable home, the compacted internal topic
+ * __consumer_offsets.
  *
  * Records use Apache Kafka's own formats, so the topic reads like Kafka's:
  * key   = int16 version 1, string group, string topic, int32 partition;
@@ -11,6 +12,12 @@
  * every partition is replayed into the in-memory map group -> (topic,
  * partition) -> offset; compaction (cleanup.policy=compact) keeps the topic
  * small.
+ *
+ * Transactions (txn.c) commit offsets as Kafka does: a TxnOffsetCommit is
+ * one transactional batch carrying the producer's id and epoch, and its
+ * offsets stay pending until the transaction coordinator writes the commit
+ * marker to the same partition (then they apply) or the abort marker (then
+ * they are dropped).  Replay does the same at each marker it meets.
  *
  * Invariants:
  *  (1) An OffsetCommit or DeleteGroups is answered with success only after
@@ -26,8 +33,14 @@
  *      the order they were applied in.
  *  (4) Replay trusts nothing on disk: batch CRCs, record keys and values are
  *      checked and records that do not parse are skipped, with a warning.
+ *  (5) A transactional offset is applied when the commit marker is appended,
+ *      never before; pending ones are invisible to OffsetFetch.  As with (2),
+ *      memory may run ahead of the fsync, but only for a transaction whose
+ *      Prepare record is already durable, which recovery finishes the same
+ *      way.
  */
 #include "group_int.h"
+#include "txn_int.h"
 #include "kerr.h"
 #include "../core/kp_endian.h"
 #include "../core/kp_error.h"
@@ -37,7 +50,9 @@
 #include "../io/file.h"
 #include "../log/batch.h"
 #include "../log/records.h"
+#include "../log/txn.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #define OFFSETS_READ_BYTES (1 << 20)
@@ -492,10 +507,25 @@ void group_offsets_wake(broker_t *b, partition_t *p, int err)
     }
 }
 
+static void txn_offset_free(group_txn_offset_t *o)
+{
+    gstr_free(&o->group);
+    gstr_free(&o->topic);
+    gstr_free(&o->metadata);
+}
+
 void group_offsets_stop(group_coord_t *gc)
 {
     while (gc->waits)
         wait_finish(gc->waits);
+    for (int i = 0; i < gc->ntxn_offsets; i++)
+        txn_offset_free(&gc->txn_offsets[i]);
+    kp_free(gc->txn_offsets);
+    gc->txn_offsets = NULL;
+    gc->ntxn_offsets = gc->captxn_offsets = 0;
+    kp_free(gc->txn_producers);
+    gc->txn_producers = NULL;
+    gc->ntxn_producers = gc->captxn_producers = 0;
 }
 
 /* ---- OffsetCommit ---- */
@@ -637,6 +667,314 @@ void handle_offset_commit(kreq_t *r)
                 op[j].error_code = KERR_UNKNOWN_SERVER_ERROR;
     }
     w->parts[0] = (ow_part_t){pidx, last + 1, KERR_NONE, false};
+    w->nparts = 1;
+    wait_park(w);
+    return;
+oom:
+    kreq_abort(r);
+}
+
+/* ---- transactional offsets: TxnOffsetCommit and the markers ---- */
+
+int32_t group_offsets_partition(broker_t *b, kstr_t group)
+{
+    log_topic_t *t = b->groups ? offsets_topic(b->groups) : NULL;
+    return t ? group_partition_for(group, log_topic_partitions(t)) : -1;
+}
+
+static group_txn_producer_t *txn_producer(group_coord_t *gc, int64_t pid, int32_t pidx,
+                                          bool create)
+{
+    for (int i = 0; i < gc->ntxn_producers; i++)
+        if (gc->txn_producers[i].producer_id == pid &&
+            gc->txn_producers[i].offsets_partition == pidx)
+            return &gc->txn_producers[i];
+    if (!create)
+        return NULL;
+    if (gc->ntxn_producers == gc->captxn_producers) {
+        int ncap = gc->captxn_producers ? gc->captxn_producers * 2 : 16;
+        group_txn_producer_t *n = kp_realloc(gc->txn_producers, (size_t)ncap * sizeof *n);
+        if (!n)
+            return NULL;
+        gc->txn_producers = n;
+        gc->captxn_producers = ncap;
+    }
+    group_txn_producer_t *e = &gc->txn_producers[gc->ntxn_producers++];
+    *e = (group_txn_producer_t){pid, pidx, -1, -1};
+    return e;
+}
+
+static int32_t seq_after(int32_t seq, int32_t n)
+{
+    int64_t s = (int64_t)seq + n;       /* sequences wrap from INT32_MAX to 0 */
+    return (int32_t)(s > INT32_MAX ? s - INT32_MAX - 1 : s);
+}
+
+/* A batch of the producer is in the partition (appended or replayed). */
+static void txn_producer_batch(group_coord_t *gc, const batch_header_t *h, int32_t pidx)
+{
+    group_txn_producer_t *e = txn_producer(gc, h->producer_id, pidx, true);
+    if (!e || h->producer_epoch < e->epoch)
+        return;             /* no memory: the next append falls back to 0 */
+    e->epoch = h->producer_epoch;
+    e->last_seq = seq_after(h->base_sequence, h->last_offset_delta);
+}
+
+/* The base sequence the log expects of the producer's next batch: the log
+ * starts a new epoch (or a producer it does not know) at 0. */
+static int32_t txn_producer_next_seq(group_coord_t *gc, int64_t pid, int32_t pidx,
+                                     int16_t epoch)
+{
+    const group_txn_producer_t *e = txn_producer(gc, pid, pidx, false);
+    if (!e || e->epoch != epoch || e->last_seq < 0)
+        return 0;
+    return seq_after(e->last_seq, 1);
+}
+
+/* A pending offset; a later commit in the same transaction replaces it. */
+static int txn_offset_add(group_coord_t *gc, const batch_header_t *h, int32_t pidx,
+                          kstr_t group, kstr_t topic, int32_t partition, int64_t offset,
+                          int32_t leader_epoch, kstr_t metadata, int64_t commit_timestamp)
+{
+    group_txn_offset_t *o = NULL;
+    for (int i = 0; i < gc->ntxn_offsets && !o; i++) {
+        group_txn_offset_t *x = &gc->txn_offsets[i];
+        if (x->producer_id == h->producer_id && x->partition == partition &&
+            kstr_same(gstr_k(&x->group), group) && kstr_same(gstr_k(&x->topic), topic))
+            o = x;
+    }
+    if (!o) {
+        if (gc->ntxn_offsets == gc->captxn_offsets) {
+            int ncap = gc->captxn_offsets ? gc->captxn_offsets * 2 : 16;
+            group_txn_offset_t *n = kp_realloc(gc->txn_offsets, (size_t)ncap * sizeof *n);
+            if (!n)
+                return KP_ENOMEM;
+            gc->txn_offsets = n;
+            gc->captxn_offsets = ncap;
+        }
+        group_txn_offset_t x = {.producer_id = h->producer_id, .offsets_partition = pidx,
+                                .partition = partition};
+        if (gstr_set(&x.group, group.p, group.len) || gstr_set(&x.topic, topic.p, topic.len)) {
+            txn_offset_free(&x);
+            return KP_ENOMEM;
+        }
+        gc->txn_offsets[gc->ntxn_offsets] = x;
+        o = &gc->txn_offsets[gc->ntxn_offsets++];
+    }
+    if (gstr_set(&o->metadata, metadata.p, metadata.len))
+        return KP_ENOMEM;
+    o->producer_epoch = h->producer_epoch;
+    o->offset = offset;
+    o->leader_epoch = leader_epoch;
+    o->commit_timestamp = commit_timestamp;
+    return 0;
+}
+
+void group_txn_offsets_complete(broker_t *b, int32_t offsets_partition, int64_t pid,
+                                int16_t epoch, bool commit)
+{
+    group_coord_t *gc = b->groups;
+    if (!gc)
+        return;
+    group_txn_producer_t *e = txn_producer(gc, pid, offsets_partition, false);
+    if (e && epoch > e->epoch) {
+        e->epoch = epoch;   /* the log starts the new epoch at sequence 0 */
+        e->last_seq = -1;
+    }
+    int kept = 0;
+    for (int i = 0; i < gc->ntxn_offsets; i++) {
+        group_txn_offset_t *o = &gc->txn_offsets[i];
+        if (o->producer_id != pid || o->offsets_partition != offsets_partition) {
+            gc->txn_offsets[kept++] = *o;
+            continue;
+        }
+        if (commit) {
+            group_t *g = group_get(gc, gstr_k(&o->group));
+            if (!g || group_offset_set(g, gstr_k(&o->topic), o->partition, o->offset,
+                                       o->leader_epoch, gstr_k(&o->metadata),
+                                       o->commit_timestamp))
+                KP_ERROR("group %s: out of memory applying a committed transactional offset "
+                         "for %s-%d (a restart reloads it)", o->group.p, o->topic.p,
+                         o->partition);
+        }
+        txn_offset_free(o);
+    }
+    gc->ntxn_offsets = kept;
+}
+
+void group_txn_offsets_orphans(broker_t *b)
+{
+    group_coord_t *gc = b->groups;
+    log_topic_t *t = gc ? offsets_topic(gc) : NULL;
+    for (int i = 0; t && i < gc->ntxn_offsets;) {
+        group_txn_offset_t *o = &gc->txn_offsets[i];
+        int64_t pid = o->producer_id;
+        int32_t pidx = o->offsets_partition;
+        if (txn_coord_producer_open(b, pid)) {
+            i++;
+            continue;
+        }
+        /* The transaction that wrote them is not open: close it here too,
+         * so compaction (which waits for the last stable offset) goes on. */
+        const group_txn_producer_t *e = txn_producer(gc, pid, pidx, false);
+        int16_t epoch = e && e->epoch > o->producer_epoch ? e->epoch : o->producer_epoch;
+        partition_t *p = log_topic_partition(t, pidx);
+        partition_append_result_t res;
+        int rc = p ? partition_append_marker(p, pid, epoch, false, 0, &res) : KP_ENOTFOUND;
+        KP_WARN("%s-%d: transactional offsets of producer %" PRId64 " belong to no open "
+                "transaction; aborted%s%s", GROUP_OFFSETS_TOPIC, pidx, pid,
+                rc ? " in memory only: " : "", rc ? kp_strerror(rc) : "");
+        group_txn_offsets_complete(b, pidx, pid, epoch, false);
+        i = 0;              /* the array was compacted */
+    }
+}
+
+typedef txn_offset_commit_resp_txn_offset_commit_response_partition_t tocp_t;
+typedef txn_offset_commit_resp_txn_offset_commit_response_topic_t toct_t;
+
+/* The batch of a TxnOffsetCommit: the valid partitions' records, marked
+ * transactional and carrying the producer's id, epoch and next sequence. */
+static int txn_commit_batch(batch_builder_t *bb, const txn_offset_commit_req_t *req,
+                            const toct_t *ot, int nt, int32_t seq, int64_t now)
+{
+    int rc = batch_builder_init(bb, BATCH_ATTR_TRANSACTIONAL, now, req->producer_id,
+                                req->producer_epoch, seq);
+    if (rc)
+        return rc;
+    const txn_offset_commit_req_txn_offset_commit_request_topic_t *rt = req->topics.v;
+    int32_t delta = 0;
+    for (int i = 0; i < nt && rc == 0; i++) {
+        const txn_offset_commit_req_txn_offset_commit_request_partition_t *rp =
+            rt[i].partitions.v;
+        const tocp_t *op = ot[i].partitions.v;
+        for (int j = 0; j < ot[i].partitions.n && rc == 0; j++) {
+            if (op[j].error_code != KERR_NONE)
+                continue;
+            uint8_t key[2 + 2 + GROUP_ID_MAX + 2 + 256 + 4];
+            uint8_t val[2 + 8 + 4 + 2 + GROUP_OFFSET_METADATA_MAX + 8];
+            size_t kl = group_offset_key_encode(key, req->group_id, rt[i].name,
+                                                rp[j].partition_index);
+            size_t vl = group_offset_value_encode(val, rp[j].committed_offset,
+                                                  rp[j].committed_leader_epoch,
+                                                  rp[j].committed_metadata, now);
+            rc = batch_builder_add(bb, delta++, now, key, (int32_t)kl, val, (int32_t)vl, NULL,
+                                   0, 0);
+        }
+    }
+    if (rc)
+        batch_builder_free(bb);
+    return rc;
+}
+
+void handle_txn_offset_commit(kreq_t *r)
+{
+    broker_t *b = r->b;
+    group_coord_t *gc = b->groups;
+    txn_offset_commit_req_t *req = r->body;
+    txn_offset_commit_resp_t *resp = arena_alloc(&r->arena, sizeof *resp);
+    int nt = req->topics.n > 0 ? req->topics.n : 0;
+    const txn_offset_commit_req_txn_offset_commit_request_topic_t *rt = req->topics.v;
+    toct_t *ot = arena_alloc(&r->arena, (size_t)(nt ? nt : 1) * sizeof *ot);
+    if (!resp || !ot)
+        goto oom;
+    resp->topics = (karray_t){ot, nt};
+    for (int i = 0; i < nt; i++) {
+        int np = rt[i].partitions.n > 0 ? rt[i].partitions.n : 0;
+        tocp_t *op = arena_alloc(&r->arena, (size_t)(np ? np : 1) * sizeof *op);
+        if (!op)
+            goto oom;
+        const txn_offset_commit_req_txn_offset_commit_request_partition_t *rp =
+            rt[i].partitions.v;
+        for (int j = 0; j < np; j++)
+            op[j].partition_index = rp[j].partition_index;
+        ot[i].name = rt[i].name;
+        ot[i].partitions = (karray_t){op, np};
+    }
+
+    int16_t gerr = KERR_NONE;
+    int32_t pidx = -1;
+    if (!gc)
+        gerr = KERR_COORDINATOR_NOT_AVAILABLE;
+    else if (!group_id_valid(req->group_id, false))
+        gerr = KERR_INVALID_GROUP_ID;
+    else if ((pidx = group_offsets_partition(b, req->group_id)) < 0)
+        gerr = KERR_COORDINATOR_NOT_AVAILABLE;
+    else
+        gerr = txn_coord_check_offsets(b, req->transactional_id, req->producer_id,
+                                       req->producer_epoch, pidx);
+    int nvalid = 0;
+    for (int i = 0; i < nt; i++) {
+        int16_t terr;
+        log_topic_t *t = gerr ? NULL : broker_topic(b, rt[i].name, false, &terr);
+        const txn_offset_commit_req_txn_offset_commit_request_partition_t *rp =
+            rt[i].partitions.v;
+        tocp_t *op = ot[i].partitions.v;
+        for (int j = 0; j < ot[i].partitions.n; j++) {
+            if (gerr)
+                op[j].error_code = gerr;
+            else if (!t || !log_topic_partition(t, rp[j].partition_index))
+                op[j].error_code = KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else if (rp[j].committed_metadata.len > GROUP_OFFSET_METADATA_MAX)
+                op[j].error_code = KERR_OFFSET_METADATA_TOO_LARGE;
+            else
+                nvalid++;
+        }
+    }
+    if (nvalid == 0) {
+        kreq_respond(r, resp);
+        return;
+    }
+
+    offsets_wait_t *w = wait_new(r, resp, 1, nvalid);
+    if (!w)
+        goto oom;
+    for (int i = 0; i < nt; i++) {
+        tocp_t *op = ot[i].partitions.v;
+        for (int j = 0; j < ot[i].partitions.n; j++)
+            if (op[j].error_code == KERR_NONE)
+                w->targets[w->ntargets++] = (ow_target_t){&op[j].error_code, 0};
+    }
+    int64_t now = kp_now_ms();
+    int32_t seq = txn_producer_next_seq(gc, req->producer_id, pidx, req->producer_epoch);
+    int32_t got_pidx = 0;
+    int64_t last = -1;
+    batch_builder_t bb;
+    int rc = txn_commit_batch(&bb, req, ot, nt, seq, now);
+    if (rc == 0)
+        rc = offsets_append(gc, req->group_id, &bb, &got_pidx, &last);
+    if ((rc == KP_ESEQUENCE || rc == KP_EUNKNOWNPRODUCER) && seq != 0) {
+        /* The log lost track of this producer here (a new epoch, or its
+         * state compacted away) where we did not: it wants 0. */
+        seq = 0;
+        rc = txn_commit_batch(&bb, req, ot, nt, seq, now);
+        if (rc == 0)
+            rc = offsets_append(gc, req->group_id, &bb, &got_pidx, &last);
+    }
+    if (rc) {
+        int16_t e = rc == KP_EFENCED ? KERR_INVALID_PRODUCER_EPOCH
+                  : rc == KP_ESEQUENCE || rc == KP_EUNKNOWNPRODUCER ? KERR_UNKNOWN_SERVER_ERROR
+                  : append_error(rc);
+        for (int i = 0; i < w->ntargets; i++)
+            *w->targets[i].err = e;
+        kreq_respond(r, resp);
+        return;
+    }
+    batch_header_t h = {.producer_id = req->producer_id, .producer_epoch = req->producer_epoch,
+                        .base_sequence = seq, .last_offset_delta = nvalid - 1};
+    txn_producer_batch(gc, &h, got_pidx);
+    /* Pending until the marker (group_txn_offsets_complete). */
+    for (int i = 0; i < nt; i++) {
+        const txn_offset_commit_req_txn_offset_commit_request_partition_t *rp =
+            rt[i].partitions.v;
+        tocp_t *op = ot[i].partitions.v;
+        for (int j = 0; j < ot[i].partitions.n; j++)
+            if (op[j].error_code == KERR_NONE &&
+                txn_offset_add(gc, &h, got_pidx, req->group_id, rt[i].name,
+                               rp[j].partition_index, rp[j].committed_offset,
+                               rp[j].committed_leader_epoch, rp[j].committed_metadata, now))
+                op[j].error_code = KERR_UNKNOWN_SERVER_ERROR;
+    }
+    w->parts[0] = (ow_part_t){got_pidx, last + 1, KERR_NONE, false};
     w->nparts = 1;
     wait_park(w);
     return;
@@ -831,7 +1169,10 @@ void group_offsets_expire(group_t *g, int64_t now_ms)
 
 /* ---- replay at start ---- */
 
-static int replay_record(group_coord_t *gc, const record_t *rec, int64_t *bad)
+/* txn: the header of the transactional batch holding rec (its offsets wait
+ * for the marker), or NULL. */
+static int replay_record(group_coord_t *gc, const record_t *rec, int64_t *bad,
+                         const batch_header_t *txn, int32_t pidx)
 {
     group_offset_key_t k;
     if (!rec->key || rec->key_len < 0 ||
@@ -844,6 +1185,8 @@ static int replay_record(group_coord_t *gc, const record_t *rec, int64_t *bad)
     if (!group_id_valid(k.group, true))
         return 0;
     if (!rec->value) {
+        if (txn)
+            return 0;               /* Kafka writes no transactional tombstones */
         group_t *g = group_find(gc, k.group);
         if (g)
             group_offset_remove(g, k.topic, k.partition);
@@ -854,6 +1197,9 @@ static int replay_record(group_coord_t *gc, const record_t *rec, int64_t *bad)
         (*bad)++;
         return 0;
     }
+    if (txn)
+        return txn_offset_add(gc, txn, pidx, k.group, k.topic, k.partition, v.offset,
+                              v.leader_epoch, v.metadata, v.commit_timestamp);
     group_t *g = group_get(gc, k.group);
     if (!g)
         return KP_ENOMEM;
@@ -883,8 +1229,21 @@ static int replay_batches(group_coord_t *gc, partition_t *p, const uint8_t *buf,
             (*bad)++;
             continue;
         }
-        if (h.attributes & BATCH_ATTR_CONTROL)
+        int32_t pidx = partition_id(p);
+        if (h.attributes & BATCH_ATTR_CONTROL) {
+            /* A transaction marker: its offsets apply here, in log order. */
+            bool commit;
+            int32_t coordinator_epoch;
+            if (h.producer_id < 0 || txn_marker_parse(bt, size, &commit, &coordinator_epoch)) {
+                (*bad)++;
+                continue;
+            }
+            group_txn_offsets_complete(gc->b, pidx, h.producer_id, h.producer_epoch, commit);
             continue;
+        }
+        bool txnal = h.producer_id >= 0 && (h.attributes & BATCH_ATTR_TRANSACTIONAL);
+        if (h.producer_id >= 0)
+            txn_producer_batch(gc, &h, pidx);
         record_iter_t it;
         record_t rec;
         int rc = record_iter_init(&it, bt, size, OFFSETS_MAX_UNCOMPRESSED);
@@ -894,7 +1253,7 @@ static int replay_batches(group_coord_t *gc, partition_t *p, const uint8_t *buf,
         }
         while ((rc = record_iter_next(&it, &rec)) == 1) {
             (*nrec)++;
-            rc = replay_record(gc, &rec, bad);
+            rc = replay_record(gc, &rec, bad, txnal ? &h : NULL, pidx);
             if (rc)
                 break;
         }
@@ -972,5 +1331,8 @@ int group_offsets_start(group_coord_t *gc)
                 GROUP_OFFSETS_TOPIC, (long long)bad);
     KP_INFO("loaded %zu committed offset(s) of %zu group(s) from %lld record(s) of %s",
             noffsets, ngroups, (long long)nrec, GROUP_OFFSETS_TOPIC);
+    if (gc->ntxn_offsets)
+        KP_INFO("%s: %d transactional offset(s) wait for their transaction's outcome",
+                GROUP_OFFSETS_TOPIC, gc->ntxn_offsets);
     return 0;
 }

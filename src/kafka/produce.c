@@ -13,6 +13,7 @@
  */
 #include "broker.h"
 #include "kerr.h"
+#include "txn_int.h"
 #include "../core/kp_endian.h"
 #include "../core/kp_error.h"
 #include "../core/kp_mem.h"
@@ -92,6 +93,15 @@ static int16_t append_records(kreq_t *r, partition_t *p, kbytes_t records, presp
         if (rc)
             return rc == KP_ETOOLARGE && *budget <= 0 ? KERR_RECORD_LIST_TOO_LARGE
                                                       : kerr_from_kp(rc);
+        /* A transactional batch must belong to an ongoing transaction that
+         * added this partition (KIP-890's check): otherwise it would open a
+         * transaction no marker ever closes, holding read_committed back. */
+        if ((h.attributes & BATCH_ATTR_TRANSACTIONAL) && h.producer_id >= 0) {
+            int16_t terr = txn_coord_check_produce(r->b, h.producer_id, h.producer_epoch,
+                                                   partition_topic(p), partition_id(p));
+            if (terr != KERR_NONE)
+                return terr;
+        }
         pos += (size_t)size;
     }
     bool first = true;

@@ -143,8 +143,9 @@ if PHASE == "before":
           f"{err} {pid} {epoch}")
     err2, pid2, _ = init_pid_v1()
     check("each producer gets a new id", err2 == 0 and pid2 != pid, f"{pid} {pid2}")
-    err, _, _ = init_pid_v1(b"txn-app")
-    check("a transactional id is refused (transactions not served yet)", err == 53, str(err))
+    err, tpid0, _ = init_pid_v1(b"txn-app")
+    check("a transactional id gets its own producer id", err == 0 and tpid0 not in (pid, pid2),
+          f"{err} {tpid0}")
 
     e1, o1 = produce(T, batch(pid, 0, 0, [b"a", b"b"]))
     end1 = log_end(T)
@@ -166,9 +167,9 @@ if PHASE == "before":
     check("the old epoch is fenced with INVALID_PRODUCER_EPOCH", e == 47, str(e))
     e, _ = produce(T, batch(424242, 0, 7, [b"who"]))
     check("an unknown producer not starting at 0 is UNKNOWN_PRODUCER_ID", e == 59, str(e))
-    # An open transaction holds the last stable offset back: read_committed
-    # sees nothing of it, read_uncommitted sees it (markers come from the
-    # transaction coordinator, which is not served yet).
+    # A transactional batch outside any transaction is refused (it would
+    # open a transaction no marker closes, holding read_committed back);
+    # read_committed and read_uncommitted then agree.
     TX = b"txn-open"
     rpc(header(3, 1, 3) + struct.pack(">i", 1) + struct.pack(">h", len(TX)) + TX)
     produce(TX, batch(-1, -1, -1, [b"plain"]))
@@ -176,11 +177,11 @@ if PHASE == "before":
     e, o = produce(TX, batch(tpid, 0, 0, [b"in-txn"], attrs=0x10))
     unc = fetch_v4(TX, 0, 0)
     com = fetch_v4(TX, 0, 1)
-    check("read_committed stops at the last stable offset of an open transaction",
-          e == 0 and unc[:3] == (0, 2, 1) and unc[3] == 2 and com[:3] == (0, 2, 1) and com[3] == 1,
+    check("a transactional batch outside a transaction is refused",
+          e == 49 and unc == (0, 1, 1, 1) and com == (0, 1, 1, 1),
           f"produce {(e, o)}; uncommitted (err, hw, lso, batches) {unc}; committed {com}")
-    check("ListOffsets latest is the LSO for read_committed, the HW otherwise",
-          list_offsets_v2(TX, 1) == 1 and list_offsets_v2(TX, 0) == 2,
+    check("ListOffsets latest: the LSO for read_committed, the HW otherwise",
+          list_offsets_v2(TX, 1) == 1 and list_offsets_v2(TX, 0) == 1,
           f"{list_offsets_v2(TX, 1)} {list_offsets_v2(TX, 0)}")
 
     last = batch(pid, 1, 1, [b"e", b"f"])

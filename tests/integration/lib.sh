@@ -67,7 +67,9 @@ restart_kappa() {
 cleanup_kappa() {
     stop_kappa KILL
     if [ -n "${KAPPA_DATA:-}" ]; then
-        rm -rf "$KAPPA_DATA" "$KAPPA_DATA.log"
+        # The data dir and every sidecar file a test made beside it
+        # (DATA.log, DATA.state, DATA.park, ...).
+        rm -rf "$KAPPA_DATA" "$KAPPA_DATA".*
     fi
 }
 
