@@ -67,6 +67,16 @@ run "consume 100B from start" "$N100" consume --topic p100 --count "$N100"
 run "latency 100B @50K/s acks=all" "$NLAT" produce --topic plat --size 100 --count "$NLAT" \
     --acks all --rate 50000 --linger-ms 0
 
+# Exactly-once (issue 4): transactional produce at two commit intervals
+# beside idempotent non-transactional produce.  Target: >= 70% at 100 ms.
+NTX=${NTX:-6000000}
+[[ ${1:-} == --quick ]] && NTX=300000
+run "produce 100B idempotent" "$NTX" produce --topic pidem --size 100 --count "$NTX" --acks all --idempotence
+run "produce 100B transactional, commit every 100 ms" "$NTX" produce --topic ptx100 --size 100 \
+    --count "$NTX" --acks all --transactional-id bench-100 --commit-interval-ms 100
+run "produce 100B transactional, commit every 10 ms" "$NTX" produce --topic ptx10 --size 100 \
+    --count "$NTX" --acks all --transactional-id bench-10 --commit-interval-ms 10
+
 mkdir -p "$data.redis"
 redis-server --port "$rport" --bind 127.0.0.1 --dir "$data.redis" --save "" \
     --appendonly no --daemonize no >"$data.redis/log" 2>&1 &

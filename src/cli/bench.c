@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 typedef struct bench_opts {
-    const char *brokers, *topic, *acks, *compression;
-    long long count, size, rate, batch_bytes, linger_ms, partitions;
-    int quiet;
+    const char *brokers, *topic, *acks, *compression, *transactional_id;
+    long long count, size, rate, batch_bytes, linger_ms, partitions, commit_interval_ms;
+    int quiet, idempotence;
 } bench_opts_t;
 
 typedef struct prod_state {
@@ -44,6 +44,8 @@ static int usage(void)
             "usage: kappa bench produce --topic T [--size BYTES] [--count N] [--acks all|1|0]\n"
             "                           [--rate R] [--batch-bytes B] [--linger-ms L]\n"
             "                           [--compression none|gzip|snappy|lz4|zstd] [-b BROKERS]\n"
+            "                           [--idempotence] [--transactional-id ID\n"
+            "                           [--commit-interval-ms MS]]\n"
             "       kappa bench consume --topic T [--count N] [-b BROKERS]\n"
             "Defaults: -b 127.0.0.1:9092, --size 100, --count 1000000, --acks all.\n");
     return 2;
@@ -106,6 +108,10 @@ static int bench_produce(const bench_opts_t *o)
     snprintf(buf, sizeof buf, "%lld", o->batch_bytes);
     if (o->batch_bytes > 0 && set(conf, "batch.size", buf))
         return 2;
+    if (o->idempotence && set(conf, "enable.idempotence", "true"))
+        return 2;
+    if (o->transactional_id && set(conf, "transactional.id", o->transactional_id))
+        return 2;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, &st);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -117,9 +123,38 @@ static int bench_produce(const bench_opts_t *o)
     for (long long i = 0; i < o->size; i++)
         payload[i] = (char)('a' + i % 26);
 
-    int64_t t0 = kp_mono_ns();
+    /* Transactions: one commit per --commit-interval-ms, as a stream
+     * processor commits per interval; commits are part of the timing. */
+    long long commits = 0;
+    if (o->transactional_id) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 30000);
+        if (!e)
+            e = rd_kafka_begin_transaction(rk);
+        if (e) {
+            fprintf(stderr, "kappa bench: transactions: %s\n", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rd_kafka_destroy(rk);
+            return 1;
+        }
+    }
+
+    int64_t t0 = kp_mono_ns(), last_commit = t0;
     double cpu0 = cpu_seconds();
     for (long long i = 0; i < o->count && !stop_flag; i++) {
+        if (o->transactional_id &&
+            kp_mono_ns() - last_commit >= o->commit_interval_ms * 1000000LL) {
+            rd_kafka_error_t *e = rd_kafka_commit_transaction(rk, 30000);
+            if (!e)
+                e = rd_kafka_begin_transaction(rk);
+            if (e) {
+                fprintf(stderr, "kappa bench: commit: %s\n", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                stop_flag = 1;
+                break;
+            }
+            commits++;
+            last_commit = kp_mono_ns();
+        }
         if (o->rate > 0) {
             int64_t due = t0 + (int64_t)(1e9 * (double)i / (double)o->rate);
             int64_t now;
@@ -146,6 +181,15 @@ static int bench_produce(const bench_opts_t *o)
         if ((i & 1023) == 0)
             rd_kafka_poll(rk, 0);
     }
+    if (o->transactional_id && !stop_flag) {
+        rd_kafka_error_t *e = rd_kafka_commit_transaction(rk, 30000);
+        if (e) {
+            fprintf(stderr, "kappa bench: commit: %s\n", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        } else {
+            commits++;
+        }
+    }
     while (rd_kafka_outq_len(rk) > 0 && !stop_flag)
         rd_kafka_poll(rk, 50);
     double secs = (double)(kp_mono_ns() - t0) / 1e9;
@@ -153,9 +197,14 @@ static int bench_produce(const bench_opts_t *o)
 
     qsort(st.lat_us, (size_t)st.nlat, sizeof *st.lat_us, cmp_i64);
 #define PCT(p) (st.nlat ? (double)st.lat_us[(long long)((double)(st.nlat - 1) * (p))] / 1000.0 : 0.0)
-    char rate[64] = "";
+    char rate[96] = "";
     if (o->rate)
         snprintf(rate, sizeof rate, ", rate %lld/s", o->rate);
+    if (o->transactional_id)
+        snprintf(rate + strlen(rate), sizeof rate - strlen(rate),
+                 ", transactional, %lld commits every %lld ms", commits, o->commit_interval_ms);
+    else if (o->idempotence)
+        snprintf(rate + strlen(rate), sizeof rate - strlen(rate), ", idempotent");
     printf("produce: %lld records of %lld bytes, acks=%s%s in %.2f s: %.0f records/s, "
            "%.1f MB/s, latency p50 %.2f ms p99 %.2f ms p99.9 %.2f ms, "
            "client cpu %.2f s, failed %lld%s%s\n",
@@ -233,7 +282,7 @@ static int bench_consume(const bench_opts_t *o)
 int cli_bench(int argc, char **argv)
 {
     bench_opts_t o = {.brokers = "127.0.0.1:9092", .acks = "all", .compression = "none",
-                      .count = 1000000, .size = 100, .linger_ms = 5};
+                      .count = 1000000, .size = 100, .linger_ms = 5, .commit_interval_ms = 100};
     if (argc < 1)
         return usage();
     const char *mode = argv[0];
@@ -249,6 +298,9 @@ int cli_bench(int argc, char **argv)
         else if (strcmp(a, "--batch-bytes") == 0 && v) o.batch_bytes = atoll(v), i++;
         else if (strcmp(a, "--linger-ms") == 0 && v) o.linger_ms = atoll(v), i++;
         else if (strcmp(a, "--compression") == 0 && v) o.compression = v, i++;
+        else if (strcmp(a, "--idempotence") == 0) o.idempotence = 1;
+        else if (strcmp(a, "--transactional-id") == 0 && v) o.transactional_id = v, i++;
+        else if (strcmp(a, "--commit-interval-ms") == 0 && v) o.commit_interval_ms = atoll(v), i++;
         else return usage();
     }
     if (!o.topic || o.count <= 0 || o.size < 0 ||
