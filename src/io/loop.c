@@ -52,7 +52,7 @@ struct loop {
     int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    work_item_t *todo_head, *todo_tail;
+    work_item_t *queue_head, *queue_tail;
     work_item_t *done_head;
     int busy;                   /* items being worked on */
     bool quitting;
@@ -78,14 +78,14 @@ static void *worker_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);     /* signals go to the loop thread */
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        while (!l->todo_head && !l->quitting)
+        while (!l->queue_head && !l->quitting)
             pthread_cond_wait(&l->cv, &l->mu);
-        if (!l->todo_head && l->quitting)
+        if (!l->queue_head && l->quitting)
             break;
-        work_item_t *w = l->todo_head;
-        l->todo_head = w->next;
-        if (!l->todo_head)
-            l->todo_tail = NULL;
+        work_item_t *w = l->queue_head;
+        l->queue_head = w->next;
+        if (!l->queue_head)
+            l->queue_tail = NULL;
         l->busy++;
         pthread_mutex_unlock(&l->mu);
         w->work(w->ctx);
@@ -300,11 +300,11 @@ int loop_post_work(loop_t *l, void (*work)(void *), loop_fn *done, void *ctx)
         return 0;
     }
     pthread_mutex_lock(&l->mu);
-    if (l->todo_tail)
-        l->todo_tail->next = w;
+    if (l->queue_tail)
+        l->queue_tail->next = w;
     else
-        l->todo_head = w;
-    l->todo_tail = w;
+        l->queue_head = w;
+    l->queue_tail = w;
     pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&l->mu);
     return 0;
@@ -347,7 +347,7 @@ void loop_drain(loop_t *l)
 {
     for (;;) {
         pthread_mutex_lock(&l->mu);
-        bool idle = !l->todo_head && !l->done_head && l->busy == 0;
+        bool idle = !l->queue_head && !l->done_head && l->busy == 0;
         pthread_mutex_unlock(&l->mu);
         if (idle)
             return;

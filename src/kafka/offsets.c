@@ -1266,33 +1266,22 @@ static int replay_batches(group_coord_t *gc, partition_t *p, const uint8_t *buf,
     return 0;
 }
 
-static int replay_partition(group_coord_t *gc, partition_t *p, int64_t *nrec, int64_t *bad)
+typedef struct replay_ctx {
+    group_coord_t *c;
+    partition_t *p;
+    int64_t *nrec, *bad;
+} replay_ctx_t;
+
+static int replay_chunk(void *ctx, const uint8_t *buf, size_t len)
 {
-    int64_t off = partition_log_start_offset(p), hw = partition_high_watermark(p);
-    while (off < hw) {
-        log_read_t rd;
-        int rc = partition_read(p, off, OFFSETS_READ_BYTES, hw, &rd);
-        if (rc)
-            return rc;
-        if (rd.len == 0)
-            break;
-        int64_t len = rd.len, next = rd.next_offset;
-        uint8_t *buf = kp_malloc((size_t)len);
-        ssize_t got = buf ? kp_file_pread_all(rd.fd, buf, (size_t)len, rd.pos) : KP_ENOMEM;
-        log_read_release(&rd);
-        if (got != len) {
-            kp_free(buf);
-            return got < 0 ? (int)got : KP_ECORRUPT;
-        }
-        rc = replay_batches(gc, p, buf, (size_t)len, nrec, bad);
-        kp_free(buf);
-        if (rc)
-            return rc;
-        if (next <= off)
-            break;
-        off = next;
-    }
-    return 0;
+    replay_ctx_t *rc = ctx;
+    return replay_batches(rc->c, rc->p, buf, len, rc->nrec, rc->bad);
+}
+
+static int replay_partition(group_coord_t *c, partition_t *p, int64_t *nrec, int64_t *bad)
+{
+    replay_ctx_t rc = {c, p, nrec, bad};
+    return partition_replay(p, OFFSETS_READ_BYTES, replay_chunk, &rc);
 }
 
 int group_offsets_start(group_coord_t *gc)

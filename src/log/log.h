@@ -238,6 +238,15 @@ int partition_read(partition_t *p, int64_t offset, int64_t max_bytes,
 void log_read_release(log_read_t *r);
 
 /*
+ * Read the partition from its log start offset to the high watermark in
+ * chunks of whole batches (about chunk_bytes each) and hand each chunk to
+ * fn.  For replaying internal topics at startup.  Stops at the first
+ * non-zero return of fn (returned) or read error.
+ */
+typedef int partition_chunk_fn(void *ctx, const uint8_t *batches, size_t len);
+int partition_replay(partition_t *p, int64_t chunk_bytes, partition_chunk_fn *fn, void *ctx);
+
+/*
  * The first offset whose record timestamp is >= ts (Kafka's ListOffsets by
  * time), and that record's timestamp.  KP_ENOTFOUND if every record is older.
  * Only records below the high watermark are considered.

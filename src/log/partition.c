@@ -821,6 +821,35 @@ int partition_read(partition_t *p, int64_t offset, int64_t max_bytes, int64_t ma
     return 0;
 }
 
+int partition_replay(partition_t *p, int64_t chunk_bytes, partition_chunk_fn *fn, void *ctx)
+{
+    int64_t off = p->log_start_offset, hw = p->high_watermark;
+    while (off < hw) {
+        log_read_t rd;
+        int rc = partition_read(p, off, chunk_bytes, hw, &rd);
+        if (rc)
+            return rc;
+        if (rd.len == 0)
+            break;
+        int64_t len = rd.len, next = rd.next_offset;
+        uint8_t *buf = kp_malloc((size_t)len);
+        ssize_t got = buf ? kp_file_pread_all(rd.fd, buf, (size_t)len, rd.pos) : KP_ENOMEM;
+        log_read_release(&rd);
+        if (got != len) {
+            kp_free(buf);
+            return got < 0 ? (int)got : KP_ECORRUPT;
+        }
+        rc = fn(ctx, buf, (size_t)len);
+        kp_free(buf);
+        if (rc)
+            return rc;
+        if (next <= off)
+            break;
+        off = next;
+    }
+    return 0;
+}
+
 /* Find the first record with timestamp >= ts in the batch at pos. */
 static int time_in_batch(segment_t *s, int64_t pos, const batch_header_t *h, int64_t ts,
                          int64_t *offset, int64_t *timestamp)
