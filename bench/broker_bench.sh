@@ -33,7 +33,7 @@ cpu_of() { awk '{print ($14+$15)/100}' "/proc/$1/stat"; }
 data=$(mktemp -d "${BENCH_DIR:-/var/tmp}/kappa-bench-XXXXXX")
 kport=$(port)
 "$KAPPA" server --set "listeners=127.0.0.1:$kport" --set "log.dirs=$data" \
-    --set kappa.log.level=warn >"$data.log" 2>&1 &
+    --set "kappa.http.listener=127.0.0.1:$(port)" --set kappa.log.level=warn >"$data.log" 2>&1 &
 kpid=$!
 rport=$(port)
 rpid=

@@ -4,12 +4,14 @@
 # `make run`, `make test` and `make bench` call it first.
 set -eu
 
-# Build: compilers and the codec libraries.  Tests: the real Kafka clients
+# Build: compilers, the codec libraries, libmicrohttpd (the HTTP listener).
+# Tests: promtool (Debian prometheus) checks /metrics; the real Kafka clients
 # the integration tests drive (kcat, confluent-kafka-python, kafka-python on
 # Debian's python3; kafkajs comes from npm with a lockfile, installed by
 # tests/integration/test_kafkajs.sh).
 PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
-      libclang-rt-14-dev util-linux librdkafka-dev
+      libclang-rt-14-dev util-linux librdkafka-dev libmicrohttpd-dev
+      prometheus
       kcat python3 python3-confluent-kafka python3-kafka"
 # Node.js may come from elsewhere than Debian (this machine kind ships
 # NodeSource's, which bundles npm and conflicts with Debian's npm): only

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static enum kp_log_level threshold = KP_LOG_INFO;
@@ -27,7 +28,25 @@ void kp_log_set_sink(kp_log_sink_fn *fn, void *ctx)
     sink_ctx = ctx;
 }
 
-void kp_log(enum kp_log_level level, const char *fmt, ...)
+/* "src/kafka/group.c" -> "broker": the directory names the subsystem, with
+ * the names an operator knows for the two whose directory says how rather
+ * than what. */
+static const char *subsystem(const char *file)
+{
+    static const struct { const char *dir, *name; } map[] = {
+        {"/kafka/", "broker"}, {"/serve/", "http"}, {"/log/", "log"},
+        {"/io/", "io"},        {"/core/", "core"},  {"/cli/", "cli"},
+        {"/stream/", "stream"},
+    };
+    char path[256];
+    snprintf(path, sizeof path, "/%s", file ? file : "");
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strstr(path, map[i].dir))
+            return map[i].name;
+    return "main";
+}
+
+void kp_log(enum kp_log_level level, const char *file, const char *fmt, ...)
 {
     char line[1024];
     va_list ap;
@@ -48,8 +67,8 @@ void kp_log(enum kp_log_level level, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, ts.tv_nsec / 1000000,
-            level_name[level], line);
+    fprintf(stderr, "%s.%03ldZ %s %-6s %s\n", stamp, ts.tv_nsec / 1000000,
+            level_name[level], subsystem(file), line);
 }
 
 void kp_assert_fail(const char *expr, const char *file, int line)

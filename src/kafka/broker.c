@@ -400,6 +400,8 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
         KP_INFO("advertising %s:%d (set advertised.listeners to choose)", b->adv.host,
                 b->adv.port);
     }
+    if ((rc = broker_http_start(b)) != 0)
+        goto fail;
     conn_capture_init();
     loop_set_before_sleep(b->loop, group_commit, b);
     loop_timer_start(b->loop, &b->maint_timer, 5000, maintain, b);
@@ -408,6 +410,7 @@ int broker_start(broker_t *b, const broker_config_t *cfg)
             cfg->log_dir, b->cluster_id, log_topic_count(b->log));
     return 0;
 fail:
+    broker_http_stop(b);
     for (int i = 0; i < b->nlisten; i++)
         close(b->listen_fds[i]);
     b->nlisten = 0;
@@ -441,6 +444,7 @@ int broker_shutdown(broker_t *b)
         close(b->listen_fds[i]);
     }
     b->nlisten = 0;
+    broker_http_stop(b);
     loop_timer_stop(b->loop, &b->maint_timer);
     loop_timer_stop(b->loop, &b->accept_timer);
     loop_timer_stop(b->loop, &b->idle_timer);

@@ -16,6 +16,7 @@
 #include "msg.h"
 #include "wire.h"
 #include "../core/arena.h"
+#include "../core/metrics.h"
 #include "../io/loop.h"
 #include "../log/log.h"
 
@@ -23,6 +24,15 @@
 #include <stdint.h>
 
 #define BROKER_MAX_CONNECTIONS 10000
+#define BROKER_API_KEYS 64             /* above every API key kappa serves */
+
+/* Request metrics (metrics.c), indexed by API key; loop thread only. */
+typedef struct broker_metrics {
+    uint64_t requests[BROKER_API_KEYS];
+    uint64_t request_errors[BROKER_API_KEYS];   /* responses with an error code */
+    metric_hist_t latency[BROKER_API_KEYS];     /* arrival to response ready */
+    uint64_t connections_accepted;
+} broker_metrics_t;
 
 typedef struct broker broker_t;
 typedef struct conn conn_t;
@@ -100,6 +110,8 @@ struct broker {
     int64_t pid_next, pid_reserved;     /* producer ids (idempotence.c) */
     /* counters for logs and tests */
     uint64_t requests, bytes_in, bytes_out;
+    broker_metrics_t metrics;
+    struct http_server *http;   /* kappa.http.listener; NULL when off */
 };
 
 int broker_start(broker_t *b, const broker_config_t *cfg);
@@ -135,6 +147,10 @@ void fetch_cancel(kreq_t *r);
 void produce_stop(broker_t *b);
 /* Before a partition is freed (topic deletion): answer its waiters. */
 void produce_forget_partition(broker_t *b, partition_t *p);
+/* metrics.c: account a request as answered; serve /metrics over HTTP. */
+void broker_metrics_request(kreq_t *r, uint32_t nerrors);
+int broker_http_start(broker_t *b);
+void broker_http_stop(broker_t *b);
 void conn_flush(conn_t *c);
 void conn_release_request(kreq_t *r);
 int conn_accept(broker_t *b, int fd, const char *peer);

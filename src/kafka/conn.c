@@ -153,6 +153,7 @@ void kreq_respond(kreq_t *r, const void *resp)
     for (int i = 0; i < r->nfiles; i++)
         files += r->files[i].rd.len;
     r->out_total = (int64_t)w->len + files;
+    broker_metrics_request(r, w->nerrors);
     kwr_patch_i32(w, 0, (int32_t)(r->out_total - 4));
     if (w->err) {
         KP_ERROR("cannot encode %s response: %s", r->api->name, kp_strerror(w->err));
@@ -183,6 +184,7 @@ void kreq_abort(kreq_t *r)
 
 void kreq_no_response(kreq_t *r)
 {
+    broker_metrics_request(r, 0);
     r->state = KREQ_NONE;
     if (r->conn)
         conn_flush(r->conn);
@@ -548,6 +550,7 @@ int conn_accept(broker_t *b, int fd, const char *peer)
         b->conns->prev = c;
     b->conns = c;
     b->nconns++;
+    b->metrics.connections_accepted++;
     return 0;
 }
 

@@ -29,7 +29,9 @@ typedef fetch_resp_partition_data_t fpart_t;
 typedef struct fetch_wait {
     kreq_t *r;
     fetch_resp_t resp;
-    partition_t **parts;        /* for matching wake-ups only; never dereferenced */
+    partition_t **parts;        /* for matching wake-ups only; never dereferenced
+                                 * except right after evaluate() refreshed them */
+    int64_t *nrec;              /* offsets in each partition's records (metrics) */
     int nparts;
     loop_timer_t timer;
     struct fetch_wait *next, *prev;
@@ -93,6 +95,7 @@ static bool evaluate(fetch_wait_t *w, bool final)
             fpart_t *o = &out[j];
             partition_t *p = t ? log_topic_partition(t, rp[j].partition) : NULL;
             w->parts[k] = p;
+            w->nrec[k] = 0;
             o->partition_index = rp[j].partition;
             o->records = (kbytes_t){NULL, 0};
             o->preferred_read_replica = -1;
@@ -134,12 +137,13 @@ static bool evaluate(fetch_wait_t *w, bool final)
                 log_read_release(&rd);
                 continue;
             }
-            int64_t len = rd.len, rd_next = rd.next_offset;
+            int64_t len = rd.len, rd_next = rd.next_offset, rd_first = rd.first_offset;
             if (kreq_add_file(r, &rd) != 0) {
                 log_read_release(&rd);
                 continue;
             }
             o->records = (kbytes_t){kwr_file_mark, (int32_t)len};
+            w->nrec[k] = rd_next - (rp[j].fetch_offset > rd_first ? rp[j].fetch_offset : rd_first);
             total += len;
             if (committed && aborted_list(r, p, rp[j].fetch_offset, rd_next, o) != 0)
                 error = true;
@@ -161,9 +165,28 @@ static void unlink_wait(broker_t *b, fetch_wait_t *w)
     w->next = w->prev = NULL;
 }
 
+/* Per-partition traffic, counted once, for the response actually sent (a
+ * parked fetch evaluates many times).  Call right after evaluate(). */
+static void count_out(fetch_wait_t *w)
+{
+    int k = 0;
+    ftopic_t *tops = w->resp.responses.v;
+    for (int i = 0; i < w->resp.responses.n; i++) {
+        fpart_t *out = tops[i].partitions.v;
+        for (int j = 0; j < tops[i].partitions.n; j++, k++) {
+            if (!w->parts[k] || out[j].records.len <= 0)
+                continue;
+            partition_stats_t *st = partition_stats(w->parts[k]);
+            st->bytes_out += (uint64_t)out[j].records.len;
+            st->records_out += (uint64_t)(w->nrec[k] > 0 ? w->nrec[k] : 0);
+        }
+    }
+}
+
 static void answer(fetch_wait_t *w)
 {
     broker_t *b = w->r->b;
+    count_out(w);
     unlink_wait(b, w);
     loop_timer_stop(b->loop, &w->timer);
     w->r->wait = NULL;
@@ -244,9 +267,13 @@ void handle_fetch(kreq_t *r)
     w->parts = arena_alloc(&r->arena, (size_t)(total ? total : 1) * sizeof *w->parts);
     if (!w->parts)
         goto oom;
+    w->nrec = arena_alloc(&r->arena, (size_t)(total ? total : 1) * sizeof *w->nrec);
+    if (!w->nrec)
+        goto oom;
     w->nparts = total;
 
     if (evaluate(w, false)) {
+        count_out(w);
         kreq_respond(r, &w->resp);
         return;
     }

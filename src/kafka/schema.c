@@ -159,7 +159,15 @@ static void encode_value(uint8_t t, const kfield_t *f, const kschema_t *sub, kwr
     switch (t) {
     case KT_BOOL: kwr_i8(w, *(const bool *)src ? 1 : 0); break;
     case KT_INT8: kwr_i8(w, *(const int8_t *)src); break;
-    case KT_INT16: kwr_i16(w, *(const int16_t *)src); break;
+    case KT_INT16: {
+        int16_t x = *(const int16_t *)src;
+        /* Every Kafka response reports failures in fields of this name:
+         * counting them here gives per-API error metrics for all APIs. */
+        if (x && f && f->type == KT_INT16 && strcmp(f->name, "error_code") == 0)
+            w->nerrors++;
+        kwr_i16(w, x);
+        break;
+    }
     case KT_INT32: kwr_i32(w, *(const int32_t *)src); break;
     case KT_INT64: kwr_i64(w, *(const int64_t *)src); break;
     case KT_FLOAT64: kwr_f64(w, *(const double *)src); break;

@@ -74,6 +74,7 @@ typedef struct kwr {
     uint8_t *buf;
     size_t len, cap;
     int err;                    /* KP_ENOMEM once a grow failed */
+    uint32_t nerrors;           /* non-zero error_code fields encoded (metrics) */
     /* Zero-copy: a bytes field whose pointer is kwr_file_mark gets only its
      * length prefix written; file_hook is then told the position where the
      * file range it stands for goes (see kreq_add_file in broker.h). */

@@ -33,6 +33,8 @@
 #ifndef KP_LOG_H
 #define KP_LOG_H
 
+#include "../core/metrics.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -209,6 +211,18 @@ int64_t partition_size_bytes(const partition_t *p);
 int partition_segment_count(const partition_t *p);
 /* 0, or the error that fail-stopped the partition. */
 int partition_failed(const partition_t *p);
+
+/* Traffic counters for metrics, owned by the loop thread.  "in" counts
+ * appended data batches (not duplicates, not markers); "out" is updated by
+ * the broker for what fetches send (records counts offsets, so compacted
+ * gaps and transaction markers are included). */
+typedef struct partition_stats {
+    uint64_t records_in, bytes_in;
+    uint64_t records_out, bytes_out;
+} partition_stats_t;
+partition_stats_t *partition_stats(partition_t *p);
+/* fdatasync latency of this log's partitions (observed from workers). */
+const metric_hist_t *log_fsync_hist(const log_t *log);
 /* true while a sync job prepared for it has not completed. */
 bool partition_sync_busy(const partition_t *p);
 
@@ -317,6 +331,7 @@ typedef struct partition_sync {
     int64_t seg_sizes[PARTITION_SYNC_MAX_SEGS];
     char dir[4096];             /* non-empty: fsync this directory too */
     int err;                    /* set by execute */
+    uint64_t duration_ns;       /* set by execute */
 } partition_sync_t;
 
 /* true when the partition has appends no sync has yet covered. */

@@ -203,6 +203,7 @@ struct partition {
     int64_t compacted_upto;     /* segments below this base were compacted */
     producer_state_t producers; /* idempotent producers (producer.h) */
     txn_state_t txns;           /* unstable and aborted transactions (txn.h) */
+    partition_stats_t stats;
 };
 
 struct log_topic {
@@ -229,6 +230,7 @@ struct log {
     pthread_mutex_t ckpt_mu;
     uint64_t ckpt_seq;          /* snapshots taken (owner thread) */
     uint64_t ckpt_written;      /* newest snapshot on disk (under ckpt_mu) */
+    metric_hist_t fsync_hist;
 };
 
 int partition_open(log_t *log, log_topic_t *t, int32_t id, bool clean,

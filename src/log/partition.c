@@ -419,6 +419,16 @@ int partition_failed(const partition_t *p) { return p->failed; }
 bool partition_sync_busy(const partition_t *p) { return p->sync_inflight; }
 int partition_segment_count(const partition_t *p) { return p->nsegs; }
 
+partition_stats_t *partition_stats(partition_t *p)
+{
+    return &p->stats;
+}
+
+const metric_hist_t *log_fsync_hist(const log_t *log)
+{
+    return &log->fsync_hist;
+}
+
 int64_t partition_size_bytes(const partition_t *p)
 {
     int64_t n = 0;
@@ -554,6 +564,8 @@ int partition_append(partition_t *p, uint8_t *batch, size_t len,
     res->base_offset = h.base_offset;
     res->last_offset = batch_last_offset(&h);
     res->duplicate = false;
+    p->stats.records_in += (uint64_t)(h.record_count > 0 ? h.record_count : 0);
+    p->stats.bytes_in += len;
     return 0;
 }
 
@@ -675,11 +687,15 @@ int partition_sync_prepare(partition_t *p, partition_sync_t *job)
 void partition_sync_execute(partition_sync_t *job)
 {
     int rc = 0;
+    int64_t t0 = kp_mono_ns();
     for (int i = 0; i < job->nsegs && rc == 0; i++)
         rc = kp_file_fdatasync(job->segs[i]->fd);
     if (rc == 0 && job->dir[0])
         rc = kp_file_fsync_dir(job->dir);
     job->err = rc;
+    job->duration_ns = (uint64_t)(kp_mono_ns() - t0);
+    if (job->nsegs)
+        metric_hist_observe_ns(&job->p->log->fsync_hist, job->duration_ns);
 }
 
 int partition_sync_complete(partition_sync_t *job)

@@ -2,7 +2,8 @@
 #
 # start_kappa [--set k=v ...]   start build/kappa server on a free loopback port
 #                               in a fresh data dir; sets KAPPA_PORT, KAPPA_DATA,
-#                               KAPPA_PID, BROKER (127.0.0.1:port)
+#                               KAPPA_PID, BROKER (127.0.0.1:port), and HTTP
+#                               (127.0.0.1:port of its HTTP listener)
 # stop_kappa [TERM|KILL]        stop it (default TERM) and wait
 # restart_kappa [TERM|KILL]     stop and start again on the same port and data
 # pass NAME / fail NAME WHY     print the PASS:/FAIL: lines tests/run.sh counts
@@ -25,6 +26,7 @@ PYEOF
 
 _launch() {
     "$KAPPA" server --set "listeners=127.0.0.1:$KAPPA_PORT" --set "log.dirs=$KAPPA_DATA" \
+        --set "kappa.http.listener=$HTTP" \
         --set group.initial.rebalance.delay.ms=0 "${KAPPA_ARGS[@]}" \
         >>"$KAPPA_DATA.log" 2>&1 &
     KAPPA_PID=$!
@@ -48,6 +50,7 @@ start_kappa() {
     KAPPA_PORT=$(free_port)
     KAPPA_DATA=$(mktemp -d "${TMPDIR:-/tmp}/kappa-it-XXXXXX")
     BROKER=127.0.0.1:$KAPPA_PORT
+    HTTP=127.0.0.1:$(free_port)
     _launch
 }
 

@@ -64,7 +64,7 @@ else
     fail "SIGTERM shuts down cleanly and the next start skips the scan" "no clean-shutdown lines in the server log"
 fi
 # A second server on the same data directory is refused, clearly.
-out=$("$KAPPA" server --set "listeners=127.0.0.1:$(free_port)" --set "log.dirs=$KAPPA_DATA" 2>&1)
+out=$("$KAPPA" server --set "listeners=127.0.0.1:$(free_port)" --set "log.dirs=$KAPPA_DATA" --set "kappa.http.listener=127.0.0.1:$(free_port)" 2>&1)
 if grep -q "in use by another process" <<<"$out"; then pass "second server on the same log.dirs refused"; else fail "second server on the same log.dirs refused" "$out"; fi
 
 # Configuration errors name what is wrong and stop the server from starting.

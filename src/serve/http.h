@@ -1,0 +1,62 @@
+/*
+ * http.h -- kappa's HTTP listener (`kappa.http.listener`, default
+ * 127.0.0.1:9644): /metrics today, the view query API later.
+ *
+ * libmicrohttpd does the HTTP/1.1 work (parsing, keep-alive, chunking); it
+ * runs without threads of its own, driven by kappa's event loop through its
+ * epoll descriptor, so every handler runs on the loop thread and may read
+ * broker state without locks.
+ *
+ * A handler fills an http_response_t; the body is taken over (kp_malloc'd,
+ * freed by the server).  Routes match on method and path prefix, first
+ * registered first.  Request bodies (POST) are collected up to
+ * HTTP_BODY_MAX bytes before the handler runs; larger ones get 413.
+ */
+#ifndef KP_HTTP_H
+#define KP_HTTP_H
+
+#include "io/loop.h"
+
+#include <stddef.h>
+
+#define HTTP_BODY_MAX (1 << 20)
+
+typedef struct http_server http_server_t;
+
+typedef struct http_request {
+    const char *method;         /* "GET", "POST", ... */
+    const char *path;           /* decoded path, no query string */
+    const char *body;           /* POST body (NUL-terminated), or NULL */
+    size_t body_len;
+    void *mhd_conn;             /* for http_query_arg */
+} http_request_t;
+
+typedef struct http_response {
+    int status;                 /* default 200 */
+    const char *content_type;   /* static string; default text/plain */
+    char *body;                 /* kp_malloc'd; taken over by the server */
+    size_t len;
+} http_response_t;
+
+typedef void http_handler_fn(const http_request_t *req, http_response_t *resp, void *ctx);
+
+/*
+ * Listen on "HOST:PORT" ("[::1]:9644" for IPv6) and serve from loop l.
+ * Returns 0, or a negative error after logging what failed (for example
+ * the address in use).
+ */
+int http_start(loop_t *l, const char *listen, http_server_t **out);
+/* Stop listening and close every connection. */
+void http_stop(http_server_t *s);
+int http_route(http_server_t *s, const char *method, const char *path_prefix,
+               http_handler_fn *fn, void *ctx);
+/* The port actually bound (useful with port 0). */
+int http_port(const http_server_t *s);
+
+/* A query-string argument (decoded), or NULL. */
+const char *http_query_arg(const http_request_t *req, const char *key);
+
+/* Set resp to a JSON error {"error": msg} with the given status. */
+void http_error(http_response_t *resp, int status, const char *msg);
+
+#endif
