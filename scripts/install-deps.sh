@@ -11,7 +11,7 @@ set -eu
 # tests/integration/test_kafkajs.sh).
 PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
       libclang-rt-14-dev util-linux librdkafka-dev libmicrohttpd-dev
-      prometheus
+      prometheus curl
       kcat python3 python3-confluent-kafka python3-kafka"
 # Node.js may come from elsewhere than Debian (this machine kind ships
 # NodeSource's, which bundles npm and conflicts with Debian's npm): only
