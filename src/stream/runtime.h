@@ -1,0 +1,90 @@
+/*
+ * runtime.h -- running a planned job: the runner (one Kafka consumer in the
+ * job's group, one transactional producer per task) and tasks (one input
+ * partition of one sub-topology, with its state, timers and watermark).
+ *
+ * All of it runs on one thread: the runner polls the consumer, hands each
+ * record to its task, and every commit interval commits each busy task's
+ * transaction.  task.c never talks to Kafka except through runner_produce().
+ */
+#ifndef KP_STREAM_RUNTIME_H
+#define KP_STREAM_RUNTIME_H
+
+#include "stream/stream_int.h"
+
+#include <librdkafka/rdkafka.h>
+
+/* Store key prefix bytes: the first byte of every state key names its
+ * owner, so one hash table, one changelog partition and one snapshot file
+ * hold all of a task's state. */
+#define TASK_META_STORE 0xFF        /* the task's own time-keeping */
+
+typedef struct runner runner_t;
+
+typedef struct timer_ent {
+    int64_t fire_ms;                /* watermark at which it fires */
+    uint8_t *key;                   /* full store key (copied); ties fire in key order */
+    uint32_t klen;
+} timer_ent_t;
+
+typedef struct task {
+    runner_t *rn;
+    subtopo_t *st;
+    int32_t partition;
+    char id[32];                    /* "s0-p3", for messages */
+    rd_kafka_t *producer;
+    char txn_id[STREAM_TOPIC_MAX + 40];
+    bool txn_open;
+    bool busy;                      /* work since the last commit */
+    store_t *state;                 /* all aggregates + meta, prefixed keys */
+    /* input */
+    int64_t next_offset;            /* to commit: after the last record taken */
+    int64_t restored_from;          /* committed offset the task started at */
+    /* event time */
+    int64_t max_ts;                 /* source input: highest event time seen */
+    int64_t *up_wm;                 /* repartition input: per upstream task */
+    int nup;
+    int64_t watermark;              /* monotone; STREAM_WM_NONE before any */
+    int64_t reported_wm;            /* last watermark written downstream */
+    bool at_end, idle;
+    int64_t last_input_ms;          /* wall clock, for idleness only */
+    /* timers (min-heap on fire_ms, seq) */
+    timer_ent_t *timers;
+    size_t ntimers, captimers;
+    /* changelog position for snapshots */
+    int64_t changelog_next;         /* offset after the last committed changelog record */
+    int64_t pending_changelog_next; /* from delivery reports of the open transaction */
+    int64_t last_snapshot_ms;
+    bool snapshot_due;
+    /* counters */
+    uint64_t records_in, records_out, late, commits;
+    /* operator context */
+    int emits;                      /* emits by the current map call */
+    const kappa_window_t *cur_window;
+    int failed;                     /* an operator returned an error */
+    void *ext;                      /* task.c's scratch buffers */
+} task_t;
+
+/* task.c */
+int task_init(task_t *t, runner_t *rn, subtopo_t *st, int32_t partition);
+/* Repartition input: how many upstream tasks report watermarks. */
+int task_set_upstreams(task_t *t, int n);
+void task_free(task_t *t);
+/* After restore: rebuild timers from the state, reload meta. */
+int task_after_restore(task_t *t);
+/* One input record (already decoded from Kafka). */
+int task_process(task_t *t, const kappa_record_t *r, int64_t offset);
+/* A watermark report from upstream task `up` (repartition inputs). */
+int task_upstream_watermark(task_t *t, int up, int64_t wm, int64_t offset);
+/* Re-evaluate idleness (wall clock) and fire what the watermark allows. */
+int task_tick(task_t *t, int64_t now_ms);
+/* Before committing: write the meta entry and the watermark reports. */
+int task_prepare_commit(task_t *t);
+
+/* runner.c: write a record to a topic in t's transaction.  partition -1
+ * picks by key (murmur2) or, for a null key, t's own partition. */
+int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_record_t *r,
+                   int64_t wm_report);
+int32_t runner_topic_partitions(runner_t *rn, const char *topic);
+
+#endif
