@@ -157,7 +157,7 @@ static int parse_gen(gen_opts_t *o, int argc, char **argv)
             }
             char *end;
             errno = 0;
-            unsigned long long s = strtoull(v, &end, 0);
+            unsigned long long s = strtoull(v, &end, 10);
             if (errno || end == v || *end || v[0] == '-') {
                 cli_usage_error(c, "--seed: '%s' is not a non-negative integer", v);
                 return -1;

@@ -503,6 +503,8 @@ int nexmark_event_json(const nexmark_event_t *ev, char *buf, size_t cap)
         p = put_str(p, x->city);
         p = PUT_LIT(p, ",\"state\":");
         p = put_str(p, x->state);
+        p = PUT_LIT(p, ",\"date_time\":");
+        p = put_int(p, ev->date_time);
         break;
     }
     case NEXMARK_AUCTION: {
@@ -525,7 +527,7 @@ int nexmark_event_json(const nexmark_event_t *ev, char *buf, size_t cap)
         p = put_int(p, x->seller);
         p = PUT_LIT(p, ",\"category\":");
         p = put_int(p, x->category);
-        goto extra;             /* date_time is already out, in its place */
+        break;
     }
     case NEXMARK_BID: {
         const nexmark_bid_t *x = &ev->u.bid;
@@ -539,12 +541,11 @@ int nexmark_event_json(const nexmark_event_t *ev, char *buf, size_t cap)
         p = put_str(p, x->channel);
         p = PUT_LIT(p, ",\"url\":");
         p = put_str(p, x->url);
+        p = PUT_LIT(p, ",\"date_time\":");
+        p = put_int(p, ev->date_time);
         break;
     }
     }
-    p = PUT_LIT(p, ",\"date_time\":");
-    p = put_int(p, ev->date_time);
-extra:
     p = PUT_LIT(p, ",\"extra\":\"");
     p = put_raw(p, ev->extra, ev->extra_len);
     p = PUT_LIT(p, "\"}");

@@ -14,10 +14,10 @@
  *   nexmark_gen_t g;
  *   if (nexmark_gen_init(&g, &cfg) < 0) ...;
  *   nexmark_event_t ev;
- *   char buf[NEXMARK_JSON_MAX + extra];
+ *   char *buf = malloc(NEXMARK_JSON_MAX + 2 * cfg.extra_bytes + 1);
  *   while (...) {
  *       nexmark_gen_next(&g, &ev);
- *       int n = nexmark_event_json(&ev, buf, sizeof buf);
+ *       int n = nexmark_event_json(&ev, buf, cap);
  *   }
  *   nexmark_gen_free(&g);
  *
