@@ -19,6 +19,7 @@ static int usage(FILE *out)
             "  server [-c FILE] [--set k=v]  the Kafka-protocol broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
+            "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
             "  version              print the version\n"
             "  help                 this text\n"
             "\n"
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return cli_server(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "nexmark") == 0)
+        return cli_nexmark(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0)
         return cli_log(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
