@@ -49,6 +49,9 @@ UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 CRASH_BIN   := $(CRASH_SRC:%.c=$(BUILD)/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
 BENCH_BIN   := $(BENCH_SRC:%.c=$(BUILD)/%)
+# Example jobs (examples/**/*.c) build as plugins for `kappa job run`.
+EXAMPLE_SRC := $(wildcard examples/*.c examples/*/*.c)
+EXAMPLE_SO  := $(EXAMPLE_SRC:%.c=$(BUILD)/%.so)
 
 ifeq ($(V),0)
 Q := @
@@ -57,7 +60,7 @@ Q :=
 endif
 
 .PHONY: all deps test bench run fuzz test-long clean
-all: $(BUILD)/kappa
+all: $(BUILD)/kappa $(EXAMPLE_SO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,9 +71,16 @@ $(LIB): $(LIB_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# -rdynamic: job plugins resolve the kappa_* API from the executable.
 $(BUILD)/kappa: $(MAIN_OBJ) $(LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(MAIN_OBJ) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LDLIBS)
+
+# A plugin includes only kappa.h and links nothing: the runtime is the host's.
+$(BUILD)/examples/%.so: examples/%.c include/kappa.h
+	@mkdir -p $(dir $@)
+	@echo "  PLUGIN  $@"
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(CFLAGS) $(WARN) $(SANFLAGS) -Iinclude -shared -fPIC -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -92,7 +102,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_OBJ) $(LIB)
 deps:
 	@scripts/install-deps.sh
 
-test-programs: $(BUILD)/kappa $(UNIT_BIN) $(CRASH_BIN) $(FUZZ_REPLAY)
+test-programs: $(BUILD)/kappa $(EXAMPLE_SO) $(UNIT_BIN) $(CRASH_BIN) $(FUZZ_REPLAY)
 
 test: deps
 	@$(MAKE) --no-print-directory test-programs

@@ -76,9 +76,10 @@ typedef struct kappa_source_opts {
     void *time_arg;
     const char *time_json_field;
     /* Watermark = highest event time seen on the partition minus this bound
-     * (bounded out-of-orderness).  A record older than its partition's
-     * watermark is late: counted, and sent to the job's late topic if one is
-     * set (kappa_job_set_late_topic), never processed. */
+     * (bounded out-of-orderness).  Windows close when the watermark passes
+     * their end plus grace; an event whose windows have all closed is late:
+     * counted, and sent to the job's late topic if one is set
+     * (kappa_job_set_late_topic), never aggregated. */
     int64_t max_out_of_orderness_ms;
     /* A partition with nothing to read for this long stops holding its
      * task's watermark back (0: the default, 5000 ms; -1: never idle). */
@@ -202,12 +203,32 @@ int kappa_sink(kappa_stream_t *in, const char *topic, const kappa_sink_opts_t *o
 
 /* Records later than their partition's watermark go here (unchanged). */
 int kappa_job_set_late_topic(kappa_job_t *job, const char *topic);
+/* A job parameter given on the command line (`kappa job run ... --param
+ * KEY=VALUE`), or dflt.  Lets one plugin serve several deployments (topic
+ * names, thresholds) without recompiling. */
+const char *kappa_job_param(kappa_job_t *job, const char *key, const char *dflt);
 /* The first graph-building error, or NULL. */
 const char *kappa_job_error(const kappa_job_t *job);
 
 /* What a plugin exports.  Return 0, or nonzero to refuse to start. */
 typedef int kappa_job_define_fn(kappa_job_t *job);
 int kappa_job_define(kappa_job_t *job);
+
+/* Running a job from a program of your own (what `kappa job run` does). */
+typedef struct kappa_run_opts {
+    const char *brokers;            /* bootstrap servers; default 127.0.0.1:9092 */
+    const char *state_dir;          /* snapshots; default ./kappa-state */
+    int64_t commit_interval_ms;     /* default 100 */
+    int64_t snapshot_interval_ms;   /* default 30000; -1 never */
+    int session_timeout_ms;         /* consumer group session; default 10000 */
+    const char *const *params;      /* KEY=VALUE strings for kappa_job_param, NULL-ended */
+} kappa_run_opts_t;
+
+/* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or
+ * a fatal error (nonzero, after printing why: a bad graph, an unreachable
+ * broker, this runner fenced by a newer one). */
+int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
+                  const kappa_run_opts_t *opts);
 
 /* ---- reading values without building a document ----------------------- */
 

@@ -18,6 +18,7 @@ static int usage(FILE *out)
             "commands in this build:\n"
             "  server [-c FILE] [--set k=v]  the Kafka-protocol broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
+            "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
             "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
             "  version              print the version\n"
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "server") == 0)
         return cli_server(argc - 2, argv + 2);
+    if (strcmp(cmd, "job") == 0)
+        return cli_job(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "nexmark") == 0)

@@ -9,6 +9,7 @@
 int cli_log(int argc, char **argv);     /* kappa log check DIR */
 int cli_server(int argc, char **argv);  /* kappa server */
 int cli_bench(int argc, char **argv);   /* kappa bench produce|consume */
+int cli_job(int argc, char **argv);     /* kappa job run */
 int cli_nexmark(int argc, char **argv); /* kappa nexmark gen */
 
 #endif

@@ -298,6 +298,15 @@ int kappa_sink(kappa_stream_t *in, const char *topic, const kappa_sink_opts_t *o
     return 0;
 }
 
+const char *kappa_job_param(kappa_job_t *job, const char *key, const char *dflt)
+{
+    size_t kl = strlen(key);
+    for (const char *const *p = job->params; p && *p; p++)
+        if (strncmp(*p, key, kl) == 0 && (*p)[kl] == '=')
+            return *p + kl + 1;
+    return dflt;
+}
+
 int kappa_job_set_late_topic(kappa_job_t *job, const char *topic)
 {
     if (!topic || !topic_valid(topic)) {

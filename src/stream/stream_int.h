@@ -86,6 +86,7 @@ struct kappa_job {
     char late_topic[STREAM_TOPIC_MAX + 1];
     subtopo_t subtopos[STREAM_MAX_SUBTOPOS];
     int nsubtopos;
+    const char *const *params;          /* KEY=VALUE, NULL-ended (the caller's) */
 };
 
 /* graph.c */

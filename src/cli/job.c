@@ -1,0 +1,169 @@
+/*
+ * job.c -- `kappa job run NAME --version V --plugin FILE.so [-b BROKERS]`:
+ * load a job plugin and run it in the foreground (see include/kappa.h).
+ *
+ * The plugin is a shared object exporting kappa_job_define(); it resolves
+ * the kappa_* functions from this executable (linked with -rdynamic), so a
+ * plugin never carries its own copy of the runtime.
+ */
+#include "cli/cli.h"
+#include "cli/client.h"
+
+#include "kappa.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kappa job run NAME --version V --plugin FILE.so [options]\n"
+            "\n"
+            "Run a job in the foreground until SIGINT/SIGTERM.  Runners started with the\n"
+            "same NAME and version share the job's tasks through a consumer group.\n"
+            "\n"
+            "options:\n"
+            "  -b, --brokers HOST:PORT       Kafka-protocol brokers (default 127.0.0.1:9092)\n"
+            "      --version V               the job version (integer >= 1)\n"
+            "      --plugin FILE.so          shared object exporting kappa_job_define()\n"
+            "      --state-dir DIR           snapshots (default ./kappa-state)\n"
+            "      --commit-interval-ms MS   transaction per task every MS (default 100)\n"
+            "      --snapshot-interval-ms MS local state snapshots (default 30000, -1 off)\n"
+            "      --session-timeout-ms MS   group session timeout (default 10000)\n"
+            "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
+            "  -h, --help                    this help\n");
+}
+
+static int parse_i64(const char *flag, const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        fprintf(stderr, "kappa job run: %s: '%s' is not an integer\n", flag, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int job_run(int argc, char **argv)
+{
+    const char *name = NULL, *plugin = NULL;
+    int64_t version = 0, v;
+    kappa_run_opts_t o = {0};
+    const char *params[65] = {0};
+    int nparams = 0;
+    cli_common_t common;
+    cli_common_init(&common, "kappa job run");
+    o.brokers = common.brokers;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "-b") == 0 || strcmp(a, "--brokers") == 0 ||
+            strncmp(a, "--brokers=", 10) == 0) {
+            int r = cli_common_flag(&common, argc, argv, &i);
+            if (r < 0)
+                return 2;
+            o.brokers = common.brokers;
+            continue;
+        }
+        if (a[0] == '-' && !val) {
+            fprintf(stderr, "kappa job run: %s needs a value (see --help)\n", a);
+            return 2;
+        }
+        if (strcmp(a, "--version") == 0) {
+            if (parse_i64(a, val, &version))
+                return 2;
+            i++;
+        } else if (strcmp(a, "--param") == 0) {
+            if (!strchr(val, '=') || val[0] == '=' || nparams == 64) {
+                fprintf(stderr, "kappa job run: --param takes KEY=VALUE (at most 64)\n");
+                return 2;
+            }
+            params[nparams++] = val;
+            i++;
+        } else if (strcmp(a, "--plugin") == 0) {
+            plugin = val;
+            i++;
+        } else if (strcmp(a, "--state-dir") == 0) {
+            o.state_dir = val;
+            i++;
+        } else if (strcmp(a, "--commit-interval-ms") == 0) {
+            if (parse_i64(a, val, &v) || v < 1) {
+                fprintf(stderr, "kappa job run: --commit-interval-ms must be >= 1\n");
+                return 2;
+            }
+            o.commit_interval_ms = v;
+            i++;
+        } else if (strcmp(a, "--snapshot-interval-ms") == 0) {
+            if (parse_i64(a, val, &v) || v < -1) {
+                fprintf(stderr, "kappa job run: --snapshot-interval-ms must be >= -1\n");
+                return 2;
+            }
+            o.snapshot_interval_ms = v == 0 ? 1 : v;
+            i++;
+        } else if (strcmp(a, "--session-timeout-ms") == 0) {
+            if (parse_i64(a, val, &v) || v < 1000 || v > 3600000) {
+                fprintf(stderr, "kappa job run: --session-timeout-ms must be 1000..3600000\n");
+                return 2;
+            }
+            o.session_timeout_ms = (int)v;
+            i++;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "kappa job run: unknown option %s (see --help)\n", a);
+            return 2;
+        } else if (!name) {
+            name = a;
+        } else {
+            fprintf(stderr, "kappa job run: unexpected argument '%s' (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (!name || !plugin || version < 1 || version > 1000000) {
+        fprintf(stderr, "kappa job run: NAME, --version V (>= 1) and --plugin FILE.so are "
+                        "required (see --help)\n");
+        return 2;
+    }
+    /* dlopen searches the library path for a bare name; a plugin is a file. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", strchr(plugin, '/') ? "" : "./", plugin);
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "kappa job run: cannot load plugin %s: %s\n", plugin, dlerror());
+        return 1;
+    }
+    kappa_job_define_fn *define = (kappa_job_define_fn *)dlsym(h, "kappa_job_define");
+    if (!define) {
+        fprintf(stderr, "kappa job run: plugin %s does not export kappa_job_define()\n",
+                plugin);
+        dlclose(h);
+        return 1;
+    }
+    o.params = params;
+    int rc = kappa_job_run(name, (int)version, define, &o);
+    /* The plugin stays loaded: librdkafka threads may still be winding down
+     * callbacks into it at exit. */
+    return rc;
+}
+
+int cli_job(int argc, char **argv)
+{
+    if (argc < 1 || cli_is_help(argv[0])) {
+        fprintf(argc < 1 ? stderr : stdout,
+                "usage: kappa job run NAME --version V --plugin FILE.so [-b BROKERS]\n"
+                "(see `kappa job run --help`)\n");
+        return argc < 1 ? 2 : 0;
+    }
+    if (strcmp(argv[0], "run") == 0)
+        return job_run(argc - 1, argv + 1);
+    fprintf(stderr, "kappa job: unknown subcommand '%s' (this build has: run)\n", argv[0]);
+    return 2;
+}

@@ -1,0 +1,855 @@
+/*
+ * runner.c -- a job's runner: the Kafka side of the stream processor.
+ *
+ * One consumer in the job's group (JOB.vVERSION) reads every stage's input
+ * topic with read_committed; the group's assignment decides which tasks
+ * (stage, partition) this process runs.  Each task has its own transactional
+ * producer, transactional.id JOB.vVERSION.STAGE-PARTITION, so a task that
+ * moves to another runner fences the old one (zombie fencing, KIP-98).
+ *
+ * Every commit interval, for each task that did work, one transaction
+ * carries: its outputs (written as they were produced), its changed state
+ * (the changelog, compacted, partition = task partition), the watermark
+ * reports for the stages it feeds, and its input offset (sendOffsets with
+ * the consumer's group metadata).  A crash aborts the open transaction;
+ * the task's next owner restores its state from the newest local snapshot
+ * plus the changelog after it, and resumes at the committed offset.
+ *
+ * Invariants:
+ *  (1) A task's state, outputs and input offset only become visible together
+ *      (one transaction), so restored state always matches the offset the
+ *      task resumes from.
+ *  (2) init_transactions runs before a task restores: it aborts whatever
+ *      a previous owner left open, so the changelog read back is exactly the
+ *      committed state (its last stable offset is its end).
+ *  (3) A snapshot is written only after the commit it reflects succeeded,
+ *      and records the changelog offset it covers.
+ */
+#include "stream/runtime.h"
+
+#include "core/kp_clock.h"
+#include "core/kp_endian.h"
+#include "core/kp_error.h"
+#include "core/kp_mem.h"
+#include "core/logging.h"
+#include "io/file.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TXN_TIMEOUT_MS 60000
+#define RUNNER_MAX_TOPICS 64
+
+typedef struct topic_info {
+    char name[STREAM_TOPIC_MAX + 1];
+    int32_t partitions;
+} topic_info_t;
+
+struct runner {
+    kappa_job_t *job;
+    kappa_run_opts_t opts;
+    char state_dir[4096];
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *restorer;           /* reads changelogs back (no group) */
+    task_t **tasks;
+    int ntasks;
+    topic_info_t topics[RUNNER_MAX_TOPICS];
+    int ntopics;
+    int fatal;
+    int64_t last_commit_ms, last_report_ms;
+    uint64_t commits;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* ---- small Kafka helpers ------------------------------------------------- */
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)fac;
+    if (level <= 3)             /* errors only; the runner reports the rest */
+        KP_WARN("librdkafka: %s", buf);
+}
+
+static int conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
+{
+    char err[256];
+    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        KP_ERROR("config %s=%s: %s", k, v, err);
+        return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_conf_t *base_conf(runner_t *rn)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    if (conf_set(c, "bootstrap.servers", rn->opts.brokers) ||
+        conf_set(c, "client.id", rn->job->prefix)) {
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(c, quiet_log);
+    return c;
+}
+
+/* Kafka's default partitioner for keyed records (murmur2, as the Java client
+ * computes it), so a key lands where any Kafka producer would put it. */
+static uint32_t murmur2(const uint8_t *data, size_t len)
+{
+    const uint32_t m = 0x5bd1e995;
+    uint32_t h = 0x9747b28c ^ (uint32_t)len;
+    size_t n4 = len / 4;
+    for (size_t i = 0; i < n4; i++) {
+        uint32_t k = (uint32_t)data[i * 4] | (uint32_t)data[i * 4 + 1] << 8 |
+                     (uint32_t)data[i * 4 + 2] << 16 | (uint32_t)data[i * 4 + 3] << 24;
+        k *= m;
+        k ^= k >> 24;
+        k *= m;
+        h *= m;
+        h ^= k;
+    }
+    const uint8_t *tail = data + n4 * 4;
+    switch (len & 3) {
+    case 3: h ^= (uint32_t)tail[2] << 16; /* fall through */
+    case 2: h ^= (uint32_t)tail[1] << 8;  /* fall through */
+    case 1: h ^= tail[0]; h *= m;
+    }
+    h ^= h >> 13;
+    h *= m;
+    h ^= h >> 15;
+    return h;
+}
+
+int32_t runner_topic_partitions(runner_t *rn, const char *topic)
+{
+    for (int i = 0; i < rn->ntopics; i++)
+        if (strcmp(rn->topics[i].name, topic) == 0)
+            return rn->topics[i].partitions;
+    return 0;
+}
+
+static int remember_topic(runner_t *rn, const char *topic, int32_t partitions)
+{
+    for (int i = 0; i < rn->ntopics; i++)
+        if (strcmp(rn->topics[i].name, topic) == 0) {
+            rn->topics[i].partitions = partitions;
+            return 0;
+        }
+    if (rn->ntopics == RUNNER_MAX_TOPICS)
+        return KP_ETOOLARGE;
+    snprintf(rn->topics[rn->ntopics].name, sizeof rn->topics[0].name, "%s", topic);
+    rn->topics[rn->ntopics++].partitions = partitions;
+    return 0;
+}
+
+/* ---- producing ------------------------------------------------------------ */
+
+#define DR_CHANGELOG ((void *)1)
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    task_t *t = opaque;
+    if (m->err) {
+        /* The transaction will fail to commit; say why once. */
+        if (!t->failed)
+            KP_WARN("task %s: delivery to %s failed: %s", t->id, rd_kafka_topic_name(m->rkt),
+                    rd_kafka_err2str(m->err));
+        return;
+    }
+    if (m->_private == DR_CHANGELOG && m->offset + 1 > t->pending_changelog_next)
+        t->pending_changelog_next = m->offset + 1;
+}
+
+static int produce(task_t *t, const char *topic, int32_t partition, const void *key,
+                   size_t klen, const void *val, size_t vlen, int64_t ts,
+                   rd_kafka_headers_t *hdrs, void *opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            t->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
+            RD_KAFKA_V_TIMESTAMP(ts > 0 ? ts : 0), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return 0;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(t->producer, 10);
+            continue;
+        }
+        if (hdrs)
+            rd_kafka_headers_destroy(hdrs);
+        KP_ERROR("task %s: cannot produce to %s: %s", t->id, topic, rd_kafka_err2str(e));
+        return KP_EINVAL;
+    }
+}
+
+int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_record_t *r,
+                   int64_t wm_report)
+{
+    runner_t *rn = t->rn;
+    int32_t np = runner_topic_partitions(rn, topic);
+    if (np <= 0) {
+        KP_ERROR("task %s: topic %s has no known partitions", t->id, topic);
+        return KP_ENOTFOUND;
+    }
+    if (wm_report != STREAM_WM_NONE) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        uint8_t wm[8], up[4];
+        kp_put_be64(wm, (uint64_t)wm_report);
+        kp_put_be32(up, (uint32_t)t->partition);
+        rd_kafka_header_add(h, STREAM_HDR_WATERMARK, -1, wm, 8);
+        rd_kafka_header_add(h, STREAM_HDR_UPSTREAM, -1, up, 4);
+        return produce(t, topic, partition, NULL, 0, NULL, 0, 0, h, NULL);
+    }
+    if (partition < 0)
+        partition = r->key ? (int32_t)((murmur2(r->key, r->key_len) & 0x7fffffff) % (uint32_t)np)
+                           : t->partition % np;
+    return produce(t, topic, partition, r->key, r->key_len, r->value, r->value_len,
+                   r->timestamp, NULL, NULL);
+}
+
+static int changelog_record(void *ctx, const void *key, size_t klen, const void *val,
+                            size_t vlen)
+{
+    task_t *t = ctx;
+    return produce(t, t->st->changelog, t->partition, key, klen, val, val ? vlen : 0, 0, NULL,
+                   DR_CHANGELOG);
+}
+
+/* ---- topics ---------------------------------------------------------------- */
+
+static int topic_partitions_md(runner_t *rn, rd_kafka_t *rk, const char *topic, int32_t *n)
+{
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    (void)rn;
+    if (e) {
+        KP_ERROR("cannot read metadata of %s from %s: %s", topic, rn->opts.brokers,
+                 rd_kafka_err2str(e));
+        return KP_EINVAL;
+    }
+    *n = 0;
+    if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        *n = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    return 0;
+}
+
+/* Create the topic if it is missing; learn its partition count either way. */
+static int ensure_topic(runner_t *rn, rd_kafka_t *rk, const char *topic, int32_t partitions,
+                        bool compact)
+{
+    int32_t have = 0;
+    int rc = topic_partitions_md(rn, rk, topic, &have);
+    if (rc)
+        return rc;
+    if (have > 0)
+        return remember_topic(rn, topic, have);
+    char err[256];
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, -1, err, sizeof err);
+    if (!nt) {
+        KP_ERROR("topic %s: %s", topic, err);
+        return KP_EINVAL;
+    }
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+    rc = 0;
+    if (!ev) {
+        KP_ERROR("creating topic %s: no answer within 30 s", topic);
+        rc = KP_EINVAL;
+    } else {
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+        rd_kafka_resp_err_t e = cnt ? rd_kafka_topic_result_error(res[0])
+                                    : rd_kafka_event_error(ev);
+        if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+            KP_ERROR("creating topic %s: %s", topic, rd_kafka_err2str(e));
+            rc = KP_EINVAL;
+        } else if (e == 0) {
+            KP_INFO("created topic %s (%" PRId32 " partition(s)%s)", topic, partitions,
+                    compact ? ", compacted" : "");
+        }
+        rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    if (rc)
+        return rc;
+    /* Learn the real count (another runner may have created it first). */
+    for (int i = 0; i < 50 && have <= 0; i++) {
+        if ((rc = topic_partitions_md(rn, rk, topic, &have)) != 0)
+            return rc;
+    }
+    return have > 0 ? remember_topic(rn, topic, have) : KP_ENOTFOUND;
+}
+
+/* Resolve partition counts stage by stage and create internal and output
+ * topics.  Upstream stages come before the stages they feed (plan order). */
+static int setup_topics(runner_t *rn, rd_kafka_t *rk)
+{
+    kappa_job_t *job = rn->job;
+    int rc;
+    for (int s = 0; s < job->nsubtopos; s++) {
+        subtopo_t *st = &job->subtopos[s];
+        kappa_stream_t *in = st->input;
+        if (in->type == NODE_SOURCE) {
+            int32_t n = 0;
+            if ((rc = topic_partitions_md(rn, rk, in->topic, &n)) != 0)
+                return rc;
+            if (n <= 0) {
+                KP_ERROR("source topic %s does not exist: create it (kappa topic create) or "
+                         "produce to it first", in->topic);
+                return KP_ENOTFOUND;
+            }
+            st->partitions = n;
+            if ((rc = remember_topic(rn, in->topic, n)) != 0)
+                return rc;
+        } else {
+            st->partitions = job->subtopos[st->upstream].partitions;
+            if ((rc = ensure_topic(rn, rk, in->topic, st->partitions, false)) != 0)
+                return rc;
+            st->partitions = runner_topic_partitions(rn, in->topic);
+        }
+        if ((rc = ensure_topic(rn, rk, st->changelog, st->partitions, true)) != 0)
+            return rc;
+    }
+    for (int i = 0; i < job->nnodes; i++) {
+        kappa_stream_t *n = job->nodes[i];
+        if (n->type == NODE_SINK &&
+            (rc = ensure_topic(rn, rk, n->topic, job->subtopos[n->subtopo].partitions, false)))
+            return rc;
+    }
+    if (job->late_topic[0] &&
+        (rc = ensure_topic(rn, rk, job->late_topic, job->subtopos[0].partitions, false)))
+        return rc;
+    return 0;
+}
+
+/* ---- tasks: creation, restore, commit ------------------------------------ */
+
+static void snapshot_path(runner_t *rn, const task_t *t, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/%s.snap", rn->state_dir, t->id);
+}
+
+/* Read the task's changelog partition from `from` to its end. */
+static int restore_changelog(runner_t *rn, task_t *t, int64_t from, uint64_t *nrec)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, t->st->changelog, t->partition)->offset =
+        from > 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_resp_err_t e = rd_kafka_assign(rn->restorer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        KP_ERROR("task %s: cannot read changelog %s: %s", t->id, t->st->changelog,
+                 rd_kafka_err2str(e));
+        return KP_EINVAL;
+    }
+    int rc = 0;
+    int64_t deadline = kp_mono_ns() / 1000000 + 120000;
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rn->restorer, 200);
+        if (!m) {
+            if (kp_mono_ns() / 1000000 > deadline) {
+                KP_ERROR("task %s: changelog restore made no progress for 120 s", t->id);
+                rc = KP_EINVAL;
+                break;
+            }
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            t->changelog_next = t->pending_changelog_next = m->offset;
+            rd_kafka_message_destroy(m);
+            break;
+        }
+        if (m->err) {
+            KP_ERROR("task %s: reading changelog: %s", t->id, rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            rc = KP_EINVAL;
+            break;
+        }
+        if (m->key_len > 0)
+            rc = store_apply(t->state, m->key, m->key_len, m->payload, m->len);
+        (*nrec)++;
+        rd_kafka_message_destroy(m);
+        if (rc)
+            break;
+        deadline = kp_mono_ns() / 1000000 + 120000;
+    }
+    rd_kafka_assign(rn->restorer, NULL);
+    return rc;
+}
+
+static void task_destroy(task_t *t)
+{
+    if (t->producer) {
+        if (t->txn_open) {
+            rd_kafka_error_t *e = rd_kafka_abort_transaction(t->producer, 10000);
+            if (e)
+                rd_kafka_error_destroy(e);
+        }
+        rd_kafka_destroy(t->producer);
+    }
+    task_free(t);
+    kp_free(t);
+}
+
+static int txn_call(task_t *t, const char *what, rd_kafka_error_t *e)
+{
+    if (!e)
+        return 0;
+    if (rd_kafka_error_is_fatal(e) ||
+        rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
+        rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+        rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH)
+        KP_ERROR("task %s: %s: %s -- another runner of this job version has taken the task "
+                 "over (this one was a zombie); stopping", t->id, what, rd_kafka_error_string(e));
+    else
+        KP_ERROR("task %s: %s failed: %s; stopping (a restart resumes from the last commit)",
+                 t->id, what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return KP_EINVAL;
+}
+
+static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
+{
+    char err[512];
+    task_t *t = kp_calloc(1, sizeof *t);
+    if (!t || task_init(t, rn, st, partition) != 0)
+        goto fail;
+    if (st->upstream >= 0 && task_set_upstreams(t, rn->job->subtopos[st->upstream].partitions))
+        goto fail;
+    snprintf(t->txn_id, sizeof t->txn_id, "%s.%s", rn->job->prefix, t->id);
+    rd_kafka_conf_t *c = base_conf(rn);
+    char ms[32];
+    snprintf(ms, sizeof ms, "%d", TXN_TIMEOUT_MS);
+    if (!c || conf_set(c, "transactional.id", t->txn_id) ||
+        conf_set(c, "transaction.timeout.ms", ms) || conf_set(c, "linger.ms", "5") ||
+        conf_set(c, "batch.size", "1000000") ||
+        conf_set(c, "queue.buffering.max.messages", "1000000")) {
+        if (c)
+            rd_kafka_conf_destroy(c);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
+    rd_kafka_conf_set_opaque(c, t);
+    t->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    if (!t->producer) {
+        KP_ERROR("task %s: cannot create a producer: %s", t->id, err);
+        goto fail;
+    }
+    /* Invariant (2): fence the previous owner and abort what it left open
+     * before reading the state back. */
+    int64_t t0 = kp_mono_ns();
+    if (txn_call(t, "init_transactions", rd_kafka_init_transactions(t->producer, 60000)))
+        goto fail;
+    KP_DEBUG("task %s: init_transactions took %.1f ms", t->id, (double)(kp_mono_ns() - t0) / 1e6);
+    char snap[4200];
+    snapshot_path(rn, t, snap, sizeof snap);
+    int64_t from = 0;
+    int rc = store_snapshot_read(t->state, snap, &from);
+    size_t snap_keys = 0;
+    if (rc == 0) {
+        snap_keys = store_count(t->state);
+    } else if (rc != KP_ENOTFOUND) {
+        KP_WARN("task %s: snapshot %s unusable (%s); restoring from the whole changelog",
+                t->id, snap, kp_strerror(rc));
+        from = 0;
+    }
+    uint64_t nrec = 0;
+    if (restore_changelog(rn, t, from, &nrec) != 0 || task_after_restore(t) != 0)
+        goto fail;
+    t->last_snapshot_ms = kp_mono_ns() / 1000000;
+    if (snap_keys || nrec)
+        KP_INFO("task %s: restored %zu key(s) (%zu from a snapshot at changelog offset %" PRId64
+                ", then %" PRIu64 " changelog record(s)) in %.1f ms; watermark %" PRId64,
+                t->id, store_count(t->state), snap_keys, from, nrec,
+                (double)(kp_mono_ns() - t0) / 1e6, t->watermark);
+    if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
+        goto fail;
+    t->txn_open = true;
+    t->last_input_ms = kp_mono_ns() / 1000000;
+    return t;
+fail:
+    if (t)
+        task_destroy(t);
+    return NULL;
+}
+
+static int task_commit(runner_t *rn, task_t *t)
+{
+    if (!t->busy || t->failed)
+        return t->failed;
+    int rc = task_prepare_commit(t);
+    if (rc == 0)
+        rc = store_take_dirty(t->state, changelog_record, t);
+    if (rc)
+        return rc;
+    if (t->next_offset > 0) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, t->st->input->topic, t->partition)->offset =
+            t->next_offset;
+        rd_kafka_consumer_group_metadata_t *g = rd_kafka_consumer_group_metadata(rn->consumer);
+        rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(t->producer, l, g, 30000);
+        rd_kafka_consumer_group_metadata_destroy(g);
+        rd_kafka_topic_partition_list_destroy(l);
+        if (txn_call(t, "send_offsets_to_transaction", e))
+            return KP_EINVAL;
+    }
+    if (txn_call(t, "commit_transaction", rd_kafka_commit_transaction(t->producer, 30000)))
+        return KP_EINVAL;
+    t->txn_open = false;
+    t->busy = false;
+    t->commits++;
+    rn->commits++;
+    t->changelog_next = t->pending_changelog_next;
+    /* Invariant (3): the snapshot reflects exactly what was just committed. */
+    int64_t now = kp_mono_ns() / 1000000;
+    if (rn->opts.snapshot_interval_ms >= 0 &&
+        now - t->last_snapshot_ms >= rn->opts.snapshot_interval_ms) {
+        char snap[4200];
+        snapshot_path(rn, t, snap, sizeof snap);
+        int src = store_snapshot_write(t->state, snap, t->changelog_next);
+        if (src)
+            KP_WARN("task %s: snapshot %s failed: %s (the changelog still has everything)",
+                    t->id, snap, kp_strerror(src));
+        t->last_snapshot_ms = now;
+    }
+    if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
+        return KP_EINVAL;
+    t->txn_open = true;
+    return 0;
+}
+
+static int commit_all(runner_t *rn)
+{
+    for (int i = 0; i < rn->ntasks; i++)
+        if (task_commit(rn, rn->tasks[i]) != 0) {
+            rn->fatal = 1;
+            return -1;
+        }
+    rn->last_commit_ms = kp_mono_ns() / 1000000;
+    return 0;
+}
+
+static void drop_tasks(runner_t *rn)
+{
+    for (int i = 0; i < rn->ntasks; i++)
+        task_destroy(rn->tasks[i]);
+    rn->ntasks = 0;
+}
+
+static subtopo_t *stage_of_topic(runner_t *rn, const char *topic)
+{
+    for (int s = 0; s < rn->job->nsubtopos; s++)
+        if (strcmp(rn->job->subtopos[s].input->topic, topic) == 0)
+            return &rn->job->subtopos[s];
+    return NULL;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    runner_t *rn = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        task_t **tasks = kp_realloc(rn->tasks, (size_t)(parts->cnt ? parts->cnt : 1) *
+                                                   sizeof *tasks);
+        if (!tasks) {
+            rn->fatal = 1;
+            return;
+        }
+        rn->tasks = tasks;
+        for (int i = 0; i < parts->cnt && !rn->fatal; i++) {
+            subtopo_t *st = stage_of_topic(rn, parts->elems[i].topic);
+            if (!st)
+                continue;
+            task_t *t = task_create(rn, st, parts->elems[i].partition);
+            if (!t) {
+                rn->fatal = 1;
+                break;
+            }
+            rn->tasks[rn->ntasks++] = t;
+        }
+        KP_INFO("assigned %d task(s)", rn->ntasks);
+        rd_kafka_assign(rk, rn->fatal ? NULL : parts);
+    } else {
+        if (!rn->fatal)
+            commit_all(rn);
+        KP_INFO("revoked %d task(s)", rn->ntasks);
+        drop_tasks(rn);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static task_t *task_for(runner_t *rn, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < rn->ntasks; i++) {
+        task_t *t = rn->tasks[i];
+        if (t->partition == partition && strcmp(t->st->input->topic, topic) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* ---- the loop --------------------------------------------------------------- */
+
+static int64_t event_time(const kappa_stream_t *src, const kappa_record_t *r, int64_t kafka_ts)
+{
+    if (src->type == NODE_SOURCE) {
+        if (src->src.time_fn) {
+            int64_t ts = src->src.time_fn(r, src->src.time_arg);
+            if (ts >= 0)
+                return ts;
+        } else if (src->time_field[0]) {
+            int64_t ts;
+            if (kappa_json_i64(r, src->time_field, &ts) == 0)
+                return ts;
+        }
+    }
+    return kafka_ts;
+}
+
+static int handle(runner_t *rn, rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    task_t *t = task_for(rn, topic, m->partition);
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (t)
+                t->at_end = true;
+            return 0;
+        }
+        KP_WARN("consumer: %s [%" PRId32 "]: %s", topic ? topic : "-", m->partition,
+                rd_kafka_message_errstr(m));
+        return 0;
+    }
+    if (!t)
+        return 0;               /* left over from a revoked assignment */
+    t->last_input_ms = kp_mono_ns() / 1000000;
+    kappa_stream_t *in = t->st->input;
+    if (in->type == NODE_REPART_SOURCE) {
+        rd_kafka_headers_t *h = NULL;
+        const void *wm, *up;
+        size_t wl, ul;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, STREAM_HDR_WATERMARK, &wm, &wl) == 0 && wl == 8 &&
+            rd_kafka_header_get_last(h, STREAM_HDR_UPSTREAM, &up, &ul) == 0 && ul == 4)
+            return task_upstream_watermark(t, (int)kp_be32(up), (int64_t)kp_be64(wm),
+                                           m->offset);
+    }
+    rd_kafka_timestamp_type_t tt;
+    int64_t kts = rd_kafka_message_timestamp(m, &tt);
+    kappa_record_t r = {m->key, m->key_len, m->payload, m->len, 0};
+    r.timestamp = event_time(in, &r, kts);
+    return task_process(t, &r, m->offset);
+}
+
+static void report(runner_t *rn, int64_t now)
+{
+    uint64_t in = 0, out = 0, late = 0;
+    for (int i = 0; i < rn->ntasks; i++) {
+        in += rn->tasks[i]->records_in;
+        out += rn->tasks[i]->records_out;
+        late += rn->tasks[i]->late;
+    }
+    KP_INFO("job %s: %d task(s), %" PRIu64 " records in, %" PRIu64 " out, %" PRIu64
+            " late, %" PRIu64 " commits", rn->job->prefix, rn->ntasks, in, out, late,
+            rn->commits);
+    rn->last_report_ms = now;
+}
+
+static int make_consumers(runner_t *rn)
+{
+    char err[512], ms[32];
+    rd_kafka_conf_t *c = base_conf(rn);
+    snprintf(ms, sizeof ms, "%d", rn->opts.session_timeout_ms);
+    if (!c || conf_set(c, "group.id", rn->job->prefix) ||
+        conf_set(c, "isolation.level", "read_committed") ||
+        conf_set(c, "enable.auto.commit", "false") ||
+        conf_set(c, "auto.offset.reset", "earliest") ||
+        conf_set(c, "enable.partition.eof", "true") ||
+        conf_set(c, "partition.assignment.strategy", "range") ||
+        conf_set(c, "session.timeout.ms", ms) ||
+        conf_set(c, "heartbeat.interval.ms", "1000")) {
+        if (c)
+            rd_kafka_conf_destroy(c);
+        return KP_EINVAL;
+    }
+    rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
+    rd_kafka_conf_set_opaque(c, rn);
+    rn->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rn->consumer) {
+        KP_ERROR("cannot create the consumer: %s", err);
+        return KP_EINVAL;
+    }
+    rd_kafka_poll_set_consumer(rn->consumer);
+    rn->queue = rd_kafka_queue_get_consumer(rn->consumer);
+
+    c = base_conf(rn);
+    if (!c || conf_set(c, "isolation.level", "read_committed") ||
+        conf_set(c, "enable.partition.eof", "true") ||
+        conf_set(c, "enable.auto.commit", "false") ||
+        conf_set(c, "group.id", "kappa-restore-unused") ||
+        conf_set(c, "auto.offset.reset", "earliest") ||
+        /* Restores read to the end and stop: no long polls at the end. */
+        conf_set(c, "fetch.wait.max.ms", "10") ||
+        conf_set(c, "fetch.error.backoff.ms", "10")) {
+        if (c)
+            rd_kafka_conf_destroy(c);
+        return KP_EINVAL;
+    }
+    rn->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
+    if (!rn->restorer) {
+        KP_ERROR("cannot create the restore consumer: %s", err);
+        return KP_EINVAL;
+    }
+    rd_kafka_poll_set_consumer(rn->restorer);
+    return 0;
+}
+
+static int subscribe(runner_t *rn)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(rn->job->nsubtopos);
+    for (int s = 0; s < rn->job->nsubtopos; s++)
+        rd_kafka_topic_partition_list_add(l, rn->job->subtopos[s].input->topic,
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rn->consumer, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        KP_ERROR("cannot subscribe: %s", rd_kafka_err2str(e));
+        return KP_EINVAL;
+    }
+    return 0;
+}
+
+static int run_loop(runner_t *rn)
+{
+    rd_kafka_message_t *msgs[1024];
+    while (!stop_requested && !rn->fatal) {
+        ssize_t n = rd_kafka_consume_batch_queue(rn->queue, 50, msgs, 1024);
+        for (ssize_t i = 0; i < n; i++) {
+            if (!rn->fatal && handle(rn, msgs[i]) != 0)
+                rn->fatal = 1;
+            rd_kafka_message_destroy(msgs[i]);
+        }
+        int64_t now = kp_mono_ns() / 1000000;
+        for (int i = 0; i < rn->ntasks && !rn->fatal; i++) {
+            if (task_tick(rn->tasks[i], now) != 0)
+                rn->fatal = 1;
+            rd_kafka_poll(rn->tasks[i]->producer, 0);
+        }
+        if (!rn->fatal && now - rn->last_commit_ms >= rn->opts.commit_interval_ms)
+            commit_all(rn);
+        if (now - rn->last_report_ms >= 10000)
+            report(rn, now);
+    }
+    return rn->fatal ? 1 : 0;
+}
+
+int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
+                  const kappa_run_opts_t *opts)
+{
+    runner_t rn = {0};
+    kappa_job_t *job = NULL;
+    int rc = job_new(name, version, &job);
+    if (rc) {
+        KP_ERROR("job name '%s' must be 1-%d of [A-Za-z0-9._-] and version >= 1", name,
+                 STREAM_NAME_MAX - 1);
+        return 2;
+    }
+    if (opts)
+        job->params = opts->params;
+    if (define(job) != 0 && !job->error[0])
+        job_fail(job, "kappa_job_define returned an error");
+    if (job_plan(job) != 0) {
+        KP_ERROR("job %s: %s", job->prefix, job->error);
+        job_free(job);
+        return 2;
+    }
+    rn.job = job;
+    if (opts)
+        rn.opts = *opts;
+    if (!rn.opts.brokers)
+        rn.opts.brokers = "127.0.0.1:9092";
+    if (rn.opts.commit_interval_ms <= 0)
+        rn.opts.commit_interval_ms = 100;
+    if (rn.opts.snapshot_interval_ms == 0)
+        rn.opts.snapshot_interval_ms = 30000;
+    if (rn.opts.session_timeout_ms <= 0)
+        rn.opts.session_timeout_ms = 10000;
+    snprintf(rn.state_dir, sizeof rn.state_dir, "%s/%s",
+             rn.opts.state_dir ? rn.opts.state_dir : "kappa-state", job->prefix);
+    if ((rc = kp_file_mkdirs(rn.state_dir, 0755)) != 0) {
+        KP_ERROR("cannot create state directory %s: %s", rn.state_dir, kp_strerror(rc));
+        job_free(job);
+        return 1;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    stop_requested = 0;
+
+    int status = 1;
+    if (make_consumers(&rn) != 0)
+        goto out;
+    /* The reachability check: a broker that does not answer is a clear
+     * error, not a silent hang. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rn.consumer, 0, NULL, &md, 10000);
+    if (e) {
+        KP_ERROR("cannot reach a broker at %s within 10 s: %s", rn.opts.brokers,
+                 rd_kafka_err2str(e));
+        status = 3;
+        goto out;
+    }
+    rd_kafka_metadata_destroy(md);
+    if (setup_topics(&rn, rn.consumer) != 0)
+        goto out;
+    KP_INFO("job %s: %d stage(s), commit interval %" PRId64 " ms, state in %s", job->prefix,
+            job->nsubtopos, rn.opts.commit_interval_ms, rn.state_dir);
+    if (subscribe(&rn) != 0)
+        goto out;
+    rn.last_commit_ms = rn.last_report_ms = kp_mono_ns() / 1000000;
+    status = run_loop(&rn);
+    if (!rn.fatal)
+        commit_all(&rn);
+    report(&rn, kp_mono_ns() / 1000000);
+    if (rn.fatal)
+        status = 1;
+out:
+    if (rn.consumer) {
+        /* Leaving the group revokes (and so commits) the tasks. */
+        rd_kafka_consumer_close(rn.consumer);
+        drop_tasks(&rn);
+        rd_kafka_queue_destroy(rn.queue);
+        rd_kafka_destroy(rn.consumer);
+    }
+    if (rn.restorer) {
+        rd_kafka_consumer_close(rn.restorer);
+        rd_kafka_destroy(rn.restorer);
+    }
+    kp_free(rn.tasks);
+    job_free(job);
+    return status;
+}
