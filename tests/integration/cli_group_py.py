@@ -8,11 +8,13 @@ usage: cli_group_py.py consume BROKER GROUP TOPIC P0_COUNT P1_COUNT ...
        cli_group_py.py resume BROKER GROUP TOPIC     (prints "P:FIRST_OFFSET:COUNT" lines)
        cli_group_py.py rawcommit BROKER GROUP TOPIC PARTITION OFFSET  (prints the error code)
        cli_group_py.py apiversions BROKER            (prints "KEY MIN MAX" lines)
+       cli_group_py.py sickbroker                    (prints its port, serves until killed)
 """
 import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer, TopicPartition
@@ -123,6 +125,73 @@ def apiversions(broker):
         print(k, lo, hi)
 
 
+def sickbroker():
+    """A minimal Kafka broker (ApiVersions v0, Metadata v0-1) whose metadata
+    shows an unhealthy cluster: topic "sick" has a partition with no leader
+    (LEADER_NOT_AVAILABLE), one led by a broker that is not listed, and one
+    healthy one; topic "fine" is healthy."""
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    print(port, flush=True)
+
+    def part(err, idx, leader):
+        reps = struct.pack(">ii", 1, max(leader, 1))
+        return struct.pack(">hii", err, idx, leader) + reps + reps
+
+    def metadata(ver):
+        out = struct.pack(">i", 1) + struct.pack(">i", 1) + kstr("127.0.0.1") + struct.pack(">i", port)
+        if ver >= 1:
+            out += struct.pack(">h", -1) + struct.pack(">i", 1)     # rack null, controller 1
+        topics = [("fine", [part(0, 0, 1)]),
+                  ("sick", [part(5, 0, -1), part(0, 1, 7), part(0, 2, 1)])]
+        out += struct.pack(">i", len(topics))
+        for name, parts in topics:
+            out += struct.pack(">h", 0) + kstr(name)
+            if ver >= 1:
+                out += b"\x00"
+            out += struct.pack(">i", len(parts)) + b"".join(parts)
+        return out
+
+    def serve(conn):
+        try:
+            while True:
+                hdr = b""
+                while len(hdr) < 4:
+                    chunk = conn.recv(4 - len(hdr))
+                    if not chunk:
+                        return
+                    hdr += chunk
+                n = struct.unpack(">i", hdr)[0]
+                req = b""
+                while len(req) < n:
+                    chunk = conn.recv(n - len(req))
+                    if not chunk:
+                        return
+                    req += chunk
+                key, ver, corr = struct.unpack(">hhi", req[:8])
+                if key == 18:
+                    # v0 body; for a newer request, error 35 and our ranges
+                    # tell the client to retry with v0 (KIP-511).
+                    err = 35 if ver > 0 else 0
+                    body = struct.pack(">hi", err, 2) + struct.pack(">hhh", 18, 0, 0) + \
+                        struct.pack(">hhh", 3, 0, 1)
+                elif key == 3:
+                    body = metadata(ver)
+                else:
+                    return
+                msg = struct.pack(">i", corr) + body
+                conn.sendall(struct.pack(">i", len(msg)) + msg)
+        finally:
+            conn.close()
+
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "consume":
@@ -135,5 +204,7 @@ if __name__ == "__main__":
         rawcommit(*args)
     elif cmd == "apiversions":
         apiversions(*args)
+    elif cmd == "sickbroker":
+        sickbroker()
     else:
         sys.exit("unknown command " + cmd)

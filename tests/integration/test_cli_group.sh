@@ -10,8 +10,10 @@ cd "$(dirname "$0")/../.." || exit 1
 
 HELPER=tests/integration/cli_group_py.py
 LIVE_PID=
+SICK_PID=
 cleanup() {
     [ -n "$LIVE_PID" ] && kill -9 "$LIVE_PID" 2>/dev/null
+    [ -n "$SICK_PID" ] && kill -9 "$SICK_PID" 2>/dev/null
     cleanup_kappa
 }
 trap cleanup EXIT
@@ -163,6 +165,22 @@ read -r nt np <<<"$ntopics"
 check "cluster health: healthy" "$rc:$out" "0:healthy: 1 broker(s), $nt topic(s), $np partition(s)"
 got=$(K cluster health -b "$BROKER" --json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["healthy"], d["brokers"], d["problems"])')
 check "cluster health --json" "$got" "True 1 []"
+
+# An unhealthy cluster, from a stand-in broker whose metadata has a
+# leaderless partition and one led by an unlisted broker.
+timeout 60 "$PY" "$HELPER" sickbroker > "$KAPPA_DATA.sick" 2>&1 &
+SICK_PID=$!
+for _ in $(seq 1 50); do [ -s "$KAPPA_DATA.sick" ] && break; sleep 0.1; done
+SICK=127.0.0.1:$(head -n 1 "$KAPPA_DATA.sick")
+out=$(K cluster health -b "$SICK" --timeout 5000); rc=$?
+check "cluster health: unhealthy cluster lists its problems, exit 1" "$rc:$out" "1:unhealthy: 2 problem(s)
+  topic sick partition 0: Broker: Leader not available
+  topic sick partition 1: leader 7 is not among the brokers"
+got=$(K cluster health -b "$SICK" --timeout 5000 --json | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["healthy"], d["topics"], d["partitions"], len(d["problems"]))')
+check "cluster health --json: unhealthy" "$got" "False 2 4 2"
+got=$(K cluster info -b "$SICK" --timeout 5000 --format text | grep -E '^(cluster_id|api)' | tr '\t\n' ' ;')
+check "cluster info against another broker (no cluster id, its own versions)" "$got" "cluster_id -;api 3 Metadata 0 1;api 18 ApiVersions 0 0;"
+kill "$SICK_PID" 2>/dev/null; wait "$SICK_PID" 2>/dev/null
 
 # ---- an unreachable broker: exit 3 within about 3 s ----
 for cmd in "group list" "group describe ga" "cluster info" "cluster health"; do
