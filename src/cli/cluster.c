@@ -251,8 +251,10 @@ static int api_versions(const cli_common_t *c, api_range_t **out, int *n, char *
 {
     size_t len = strlen(c->brokers);
     char *list = kp_malloc(len + 1);
-    if (!list)
-        return cli_fail(c, "out of memory"), -1;
+    if (!list) {
+        cli_fail(c, "out of memory");
+        return -1;
+    }
     memcpy(list, c->brokers, len + 1);
     int rc = -1;
     char why[300] = "no broker address given";

@@ -759,7 +759,7 @@ static int group_seek(int argc, char **argv)
         } else if (strncmp(a, "--to=", 5) == 0) {
             to = a + 5;
         } else if (strncmp(a, "--topics=", 9) == 0) {
-            topics_arg = (char *)a + 9;
+            topics_arg = argv[i] + 9;
         } else if (strcmp(a, "--dry-run") == 0) {
             dry_run = true;
         } else if (a[0] == '-' && a[1]) {
