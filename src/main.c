@@ -21,6 +21,9 @@ static int usage(FILE *out)
             "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
             "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
+            "  group list|describe|seek|delete  consumer groups, offsets and lag\n"
+            "  cluster info|health  brokers, API versions, partition health\n"
+            "  completion bash      a bash completion script: source <(kappa completion bash)\n"
             "  version              print the version\n"
             "  help                 this text\n"
             "\n"
@@ -44,6 +47,12 @@ int main(int argc, char **argv)
         return cli_nexmark(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0)
         return cli_log(argc - 2, argv + 2);
+    if (strcmp(cmd, "group") == 0)
+        return cli_group(argc - 2, argv + 2);
+    if (strcmp(cmd, "cluster") == 0)
+        return cli_cluster(argc - 2, argv + 2);
+    if (strcmp(cmd, "completion") == 0)
+        return cli_completion(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kappa %s\n", KAPPA_VERSION);
         return 0;

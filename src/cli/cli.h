@@ -11,5 +11,8 @@ int cli_server(int argc, char **argv);  /* kappa server */
 int cli_bench(int argc, char **argv);   /* kappa bench produce|consume */
 int cli_job(int argc, char **argv);     /* kappa job run */
 int cli_nexmark(int argc, char **argv); /* kappa nexmark gen */
+int cli_group(int argc, char **argv);   /* kappa group list|describe|seek|delete */
+int cli_cluster(int argc, char **argv); /* kappa cluster info|health */
+int cli_completion(int argc, char **argv); /* kappa completion bash */
 
 #endif
