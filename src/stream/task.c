@@ -841,7 +841,8 @@ int task_process(task_t *t, const kappa_record_t *r, int64_t offset)
 {
     t->next_offset = offset + 1;
     t->busy = true;
-    t->records_in++;
+    if (t->records_in++ == 0)
+        KP_DEBUG("task %s: first record at offset %" PRId64, t->id, offset);
     t->at_end = false;
     t->idle = false;
     if (t->st->input->type == NODE_SOURCE && (t->max_ts == STREAM_WM_NONE || r->timestamp > t->max_ts))
