@@ -185,6 +185,58 @@ kappa_stream_t *kappa_aggregate(kappa_stream_t *in, const char *name,
 /* The window of the record being processed by a result function (or NULL). */
 const kappa_window_t *kappa_ctx_window(kappa_ctx_t *ctx);
 
+/* ---- tables and joins --------------------------------------------------- */
+
+/*
+ * A table: the latest value of each key of a topic (usually compacted; a
+ * null value deletes the key).  Its updates are read in the same task as the
+ * stream joined with it, interleaved by timestamp, so a stream record sees
+ * the table as of its own event time.  The topic must be partitioned like
+ * the stream it is joined with (same key, same partition count).
+ */
+kappa_stream_t *kappa_table(kappa_job_t *job, const char *topic,
+                            const kappa_source_opts_t *opts);
+
+/* Called for each joined pair; right is NULL for a stream record whose key
+ * has no table row (kappa_join_table), so the function chooses inner or
+ * left-outer semantics by emitting or not. */
+typedef int kappa_join_fn(kappa_ctx_t *ctx, const kappa_record_t *left,
+                          const kappa_record_t *right, void *arg);
+
+/* Enrich each record of `stream` with the table's value for its key. */
+kappa_stream_t *kappa_join_table(kappa_stream_t *stream, kappa_stream_t *table,
+                                 const char *name, kappa_join_fn *fn, void *arg);
+
+typedef enum kappa_join_type {
+    /* Every pair of a left and a right record with the same key, emitted
+     * once, when the second of the two arrives.  Both sides are kept for
+     * good: for keys that stop receiving records (ids, sessions). */
+    KAPPA_JOIN_UNBOUNDED = 0,
+    /* Pairs in the same tumbling window of size_ms (closed at end + grace). */
+    KAPPA_JOIN_WINDOW,
+    /* Pairs with lower_ms <= right.timestamp - left.timestamp <= upper_ms. */
+    KAPPA_JOIN_INTERVAL,
+} kappa_join_type_t;
+
+typedef struct kappa_join_opts {
+    kappa_join_fn *fn;          /* required; both arguments non-NULL */
+    void *arg;
+    kappa_join_type_t type;
+    int64_t size_ms;            /* WINDOW */
+    int64_t lower_ms, upper_ms; /* INTERVAL */
+    int64_t grace_ms;           /* WINDOW, INTERVAL: lateness allowed */
+} kappa_join_opts_t;
+
+/*
+ * Join two keyed streams.  Both must be keyed where they are read: outputs
+ * of kappa_key_by (with the same partition count, which key_by guarantees
+ * for streams from sources with equal partition counts), or topics keyed
+ * and partitioned alike.  A record that arrives after every window it could
+ * join has closed is late: counted, sent to the late topic, not joined.
+ */
+kappa_stream_t *kappa_join(kappa_stream_t *left, kappa_stream_t *right, const char *name,
+                           const kappa_join_opts_t *opts);
+
 /* ---- sinks ------------------------------------------------------------- */
 
 typedef struct kappa_sink_opts {

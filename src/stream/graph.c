@@ -126,7 +126,8 @@ kappa_stream_t *kappa_source(kappa_job_t *job, const char *topic, const kappa_so
         return NULL;
     }
     for (int i = 0; i < job->nnodes; i++)
-        if (job->nodes[i]->type == NODE_SOURCE && strcmp(job->nodes[i]->topic, topic) == 0) {
+        if ((job->nodes[i]->type == NODE_SOURCE || job->nodes[i]->type == NODE_TABLE) &&
+            strcmp(job->nodes[i]->topic, topic) == 0) {
             job_fail(job, "topic '%s' is a source twice: read it once and use the stream "
                      "in several places", topic);
             return NULL;
@@ -317,69 +318,241 @@ int kappa_job_set_late_topic(kappa_job_t *job, const char *topic)
     return 0;
 }
 
-/* Put n and everything downstream of it (up to key_bys) in sub-topology s. */
-static int assign(kappa_job_t *job, kappa_stream_t *n, subtopo_t *st)
+/* ---- tables and joins ---------------------------------------------------- */
+
+kappa_stream_t *kappa_table(kappa_job_t *job, const char *topic, const kappa_source_opts_t *opts)
 {
-    n->subtopo = st->id;
-    if (n->type == NODE_AGGREGATE) {
-        n->store = st->nstores;
-        st->stores[st->nstores++] = n;
+    kappa_stream_t *n = kappa_source(job, topic, opts);
+    if (n) {
+        n->type = NODE_TABLE;
+        n->src.idle_timeout_ms = -1;    /* tables never hold the watermark */
     }
-    if (n->type == NODE_KEY_BY)
-        st->repart_out[st->nrepart_out++] = n;
-    for (int i = 0; i < n->nchildren; i++)
-        if (assign(job, n->children[i], st) != 0)
-            return -1;
+    return n;
+}
+
+/* Add n as a child of a second parent (the right side of a join). */
+static int add_parent(kappa_stream_t *n, kappa_stream_t *p)
+{
+    kappa_stream_t **c = kp_realloc(p->children, (size_t)(p->nchildren + 1) * sizeof *c);
+    if (!c) {
+        job_fail(n->job, "out of memory");
+        return -1;
+    }
+    c[p->nchildren++] = n;
+    p->children = c;
+    n->input2 = p;
     return 0;
 }
 
-static int plan_from(kappa_job_t *job, kappa_stream_t *input, int upstream)
+kappa_stream_t *kappa_join_table(kappa_stream_t *stream, kappa_stream_t *table,
+                                 const char *name, kappa_join_fn *fn, void *arg)
 {
-    if (job->nsubtopos == STREAM_MAX_SUBTOPOS) {
-        job_fail(job, "too many sources and key_bys (at most %d stages)", STREAM_MAX_SUBTOPOS);
-        return -1;
+    if (!stream || !table)
+        return NULL;
+    kappa_job_t *job = stream->job;
+    if (table->type != NODE_TABLE) {
+        job_fail(job, "join_table '%s': the second argument must come from kappa_table()",
+                 name ? name : "(null)");
+        return NULL;
     }
-    subtopo_t *st = &job->subtopos[job->nsubtopos];
-    st->id = job->nsubtopos++;
-    st->input = input;
-    st->upstream = upstream;
-    if (snprintf(st->changelog, sizeof st->changelog, "%s.s%d-changelog", job->prefix,
-                 st->id) >= (int)sizeof st->changelog) {
-        job_fail(job, "job name too long for its internal topic names");
-        return -1;
+    if (!fn) {
+        job_fail(job, "join_table '%s': function is NULL", name ? name : "(null)");
+        return NULL;
     }
-    if (assign(job, input, st) != 0)
-        return -1;
-    /* Then the stages this one feeds through key_by. */
-    for (int i = 0; i < st->nrepart_out; i++)
-        if (plan_from(job, st->repart_out[i]->repart, st->id) != 0)
-            return -1;
-    return 0;
+    kappa_stream_t *n = add_node(job, stream, NODE_JOIN_TABLE, name);
+    if (!n || add_parent(n, table) != 0)
+        return NULL;
+    n->fn = NULL;
+    n->join.fn = fn;
+    n->join.arg = arg;
+    return n;
+}
+
+kappa_stream_t *kappa_join(kappa_stream_t *left, kappa_stream_t *right, const char *name,
+                           const kappa_join_opts_t *o)
+{
+    if (!left || !right)
+        return NULL;
+    kappa_job_t *job = left->job;
+    if (!o || !o->fn) {
+        job_fail(job, "join '%s': opts->fn is required", name ? name : "(null)");
+        return NULL;
+    }
+    if (left == right || left->type == NODE_TABLE || right->type == NODE_TABLE) {
+        job_fail(job, "join '%s': needs two different streams (join a table with "
+                 "kappa_join_table)", name ? name : "(null)");
+        return NULL;
+    }
+    switch (o->type) {
+    case KAPPA_JOIN_UNBOUNDED:
+        break;
+    case KAPPA_JOIN_WINDOW:
+        if (o->size_ms <= 0) {
+            job_fail(job, "join '%s': window size_ms must be > 0", name);
+            return NULL;
+        }
+        break;
+    case KAPPA_JOIN_INTERVAL:
+        if (o->lower_ms > o->upper_ms) {
+            job_fail(job, "join '%s': lower_ms must be <= upper_ms", name);
+            return NULL;
+        }
+        break;
+    default:
+        job_fail(job, "join '%s': unknown join type %d", name ? name : "(null)", (int)o->type);
+        return NULL;
+    }
+    if (o->grace_ms < 0) {
+        job_fail(job, "join '%s': grace_ms must be >= 0", name);
+        return NULL;
+    }
+    kappa_stream_t *n = add_node(job, left, NODE_JOIN, name);
+    if (!n || add_parent(n, right) != 0)
+        return NULL;
+    n->join = *o;
+    return n;
+}
+
+/* ---- planning --------------------------------------------------------------- */
+
+/*
+ * Stages are the connected parts of the graph once key_by edges are cut: a
+ * join ties its two inputs' parts together, so their tasks read both.  A
+ * stage is planned after every stage feeding it through a key_by, so
+ * partition counts resolve in order.
+ */
+static int find(int *comp, int i)
+{
+    while (comp[i] != i)
+        i = comp[i] = comp[comp[i]];
+    return i;
+}
+
+static void unite(int *comp, int a, int b)
+{
+    a = find(comp, a);
+    b = find(comp, b);
+    if (a != b)
+        comp[a < b ? b : a] = a < b ? a : b;
+}
+
+static bool is_input(const kappa_stream_t *n)
+{
+    return n->type == NODE_SOURCE || n->type == NODE_REPART_SOURCE || n->type == NODE_TABLE;
 }
 
 int job_plan(kappa_job_t *job)
 {
     if (job->error[0])
         return KP_EINVAL;
-    int nsources = 0;
+    int comp[STREAM_MAX_NODES];
+    int stage_of_comp[STREAM_MAX_NODES];
+    for (int i = 0; i < job->nnodes; i++) {
+        comp[i] = i;
+        stage_of_comp[i] = -1;
+    }
     for (int i = 0; i < job->nnodes; i++) {
         kappa_stream_t *n = job->nodes[i];
-        if (n->type != NODE_SOURCE)
-            continue;
-        nsources++;
-        if (plan_from(job, n, -1) != 0)
-            return KP_EINVAL;
+        if (n->input)
+            unite(comp, i, n->input->id);
+        if (n->input2)
+            unite(comp, i, n->input2->id);
     }
-    if (nsources == 0) {
+    bool any_source = false, any_sink = false;
+    for (int i = 0; i < job->nnodes; i++) {
+        any_source |= job->nodes[i]->type == NODE_SOURCE;
+        any_sink |= job->nodes[i]->type == NODE_SINK;
+    }
+    if (!any_source) {
         job_fail(job, "the job reads no topic: call kappa_source()");
         return KP_EINVAL;
     }
-    bool sink = false;
-    for (int i = 0; i < job->nnodes; i++)
-        sink |= job->nodes[i]->type == NODE_SINK;
-    if (!sink) {
+    if (!any_sink) {
         job_fail(job, "the job writes nothing: add a kappa_sink()");
         return KP_EINVAL;
     }
+    /* Create stages in dependency order: a stage is ready when every
+     * repartition input's key_by sits in an already created stage. */
+    for (int round = 0; round < STREAM_MAX_NODES; round++) {
+        bool progress = false;
+        for (int i = 0; i < job->nnodes; i++) {
+            int c = find(comp, i);
+            if (!is_input(job->nodes[i]) || stage_of_comp[c] >= 0)
+                continue;
+            bool ready = true, self = false;
+            for (int j = 0; j < job->nnodes; j++) {
+                kappa_stream_t *m = job->nodes[j];
+                if (find(comp, j) != c || m->type != NODE_REPART_SOURCE)
+                    continue;
+                for (int k = 0; k < job->nnodes; k++)
+                    if (job->nodes[k]->type == NODE_KEY_BY && job->nodes[k]->repart == m) {
+                        int kc = find(comp, k);
+                        if (kc == c)
+                            self = true;
+                        else if (stage_of_comp[kc] < 0)
+                            ready = false;
+                    }
+            }
+            if (self) {
+                job_fail(job, "a key_by feeds its own stage (through a join): re-key both "
+                         "sides of the join instead");
+                return KP_EINVAL;
+            }
+            if (!ready)
+                continue;
+            if (job->nsubtopos == STREAM_MAX_SUBTOPOS) {
+                job_fail(job, "too many stages (at most %d)", STREAM_MAX_SUBTOPOS);
+                return KP_EINVAL;
+            }
+            subtopo_t *st = &job->subtopos[job->nsubtopos];
+            memset(st, 0, sizeof *st);
+            st->id = job->nsubtopos++;
+            st->upstream = -1;
+            stage_of_comp[c] = st->id;
+            if (snprintf(st->changelog, sizeof st->changelog, "%s.s%d-changelog", job->prefix,
+                         st->id) >= (int)sizeof st->changelog) {
+                job_fail(job, "job name too long for its internal topic names");
+                return KP_EINVAL;
+            }
+            for (int j = 0; j < job->nnodes; j++) {
+                kappa_stream_t *m = job->nodes[j];
+                if (find(comp, j) != c)
+                    continue;
+                m->subtopo = st->id;
+                if (is_input(m)) {
+                    if (st->ninputs == STREAM_MAX_INPUTS) {
+                        job_fail(job, "a stage reads at most %d inputs", STREAM_MAX_INPUTS);
+                        return KP_EINVAL;
+                    }
+                    m->input_index = st->ninputs;
+                    st->upstreams[st->ninputs] = -1;
+                    st->inputs[st->ninputs++] = m;
+                }
+                if (m->type == NODE_AGGREGATE || m->type == NODE_JOIN || m->type == NODE_TABLE) {
+                    m->store = st->nstores;
+                    st->stores[st->nstores++] = m;
+                }
+                if (m->type == NODE_KEY_BY)
+                    st->repart_out[st->nrepart_out++] = m;
+            }
+            for (int x = 0; x < st->ninputs; x++)
+                if (st->inputs[x]->type == NODE_REPART_SOURCE)
+                    for (int k = 0; k < job->nnodes; k++)
+                        if (job->nodes[k]->type == NODE_KEY_BY &&
+                            job->nodes[k]->repart == st->inputs[x])
+                            st->upstreams[x] = stage_of_comp[find(comp, k)];
+            st->input = st->inputs[0];
+            st->upstream = st->upstreams[0];
+            progress = true;
+        }
+        if (!progress)
+            break;
+    }
+    for (int i = 0; i < job->nnodes; i++)
+        if (job->nodes[i]->subtopo < 0) {
+            job_fail(job, "operator '%s' is not reachable from any source",
+                     job->nodes[i]->name);
+            return KP_EINVAL;
+        }
     return 0;
 }

@@ -314,24 +314,36 @@ static int setup_topics(runner_t *rn, rd_kafka_t *rk)
     int rc;
     for (int s = 0; s < job->nsubtopos; s++) {
         subtopo_t *st = &job->subtopos[s];
-        kappa_stream_t *in = st->input;
-        if (in->type == NODE_SOURCE) {
+        st->partitions = 0;
+        for (int i = 0; i < st->ninputs; i++) {
+            kappa_stream_t *in = st->inputs[i];
             int32_t n = 0;
-            if ((rc = topic_partitions_md(rn, rk, in->topic, &n)) != 0)
-                return rc;
-            if (n <= 0) {
-                KP_ERROR("source topic %s does not exist: create it (kappa topic create) or "
-                         "produce to it first", in->topic);
-                return KP_ENOTFOUND;
+            if (in->type == NODE_REPART_SOURCE) {
+                n = job->subtopos[st->upstreams[i]].partitions;
+                if ((rc = ensure_topic(rn, rk, in->topic, n, false)) != 0)
+                    return rc;
+                n = runner_topic_partitions(rn, in->topic);
+            } else {
+                if ((rc = topic_partitions_md(rn, rk, in->topic, &n)) != 0)
+                    return rc;
+                if (n <= 0) {
+                    KP_ERROR("%s topic %s does not exist: create it (kappa topic create) or "
+                             "produce to it first",
+                             in->type == NODE_TABLE ? "table" : "source", in->topic);
+                    return KP_ENOTFOUND;
+                }
+                if ((rc = remember_topic(rn, in->topic, n)) != 0)
+                    return rc;
+            }
+            /* A task reads partition p of every input: they must be
+             * partitioned alike (co-partitioning, as Kafka Streams demands). */
+            if (st->partitions && n != st->partitions) {
+                KP_ERROR("topics %s (%" PRId32 " partitions) and %s (%" PRId32 ") are joined "
+                         "but not co-partitioned: give them the same partition count",
+                         st->inputs[0]->topic, st->partitions, in->topic, n);
+                return KP_EINVAL;
             }
             st->partitions = n;
-            if ((rc = remember_topic(rn, in->topic, n)) != 0)
-                return rc;
-        } else {
-            st->partitions = job->subtopos[st->upstream].partitions;
-            if ((rc = ensure_topic(rn, rk, in->topic, st->partitions, false)) != 0)
-                return rc;
-            st->partitions = runner_topic_partitions(rn, in->topic);
         }
         if ((rc = ensure_topic(rn, rk, st->changelog, st->partitions, true)) != 0)
             return rc;
@@ -440,8 +452,10 @@ static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
     task_t *t = kp_calloc(1, sizeof *t);
     if (!t || task_init(t, rn, st, partition) != 0)
         goto fail;
-    if (st->upstream >= 0 && task_set_upstreams(t, rn->job->subtopos[st->upstream].partitions))
-        goto fail;
+    for (int i = 0; i < st->ninputs; i++)
+        if (st->upstreams[i] >= 0 &&
+            task_set_input_upstreams(t, i, rn->job->subtopos[st->upstreams[i]].partitions))
+            goto fail;
     snprintf(t->txn_id, sizeof t->txn_id, "%s.%s", rn->job->prefix, t->id);
     rd_kafka_conf_t *c = base_conf(rn);
     char ms[32];
@@ -491,7 +505,8 @@ static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
     if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
         goto fail;
     t->txn_open = true;
-    t->last_input_ms = kp_mono_ns() / 1000000;
+    for (int i = 0; i < t->nin; i++)
+        t->in[i].last_input_ms = kp_mono_ns() / 1000000;
     return t;
 fail:
     if (t)
@@ -521,15 +536,17 @@ static void *commit_txn(void *arg)
     commit_job_t *j = arg;
     task_t *t = j->t;
     j->rc = KP_EINVAL;
-    if (t->next_offset > 0) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, t->st->input->topic, t->partition)->offset =
-            t->next_offset;
-        rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(t->producer, l, j->g, 30000);
-        rd_kafka_topic_partition_list_destroy(l);
-        if (txn_call(t, "send_offsets_to_transaction", e))
-            return NULL;
-    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->nin);
+    for (int i = 0; i < t->nin; i++)
+        if (t->in[i].next_offset > 0)
+            rd_kafka_topic_partition_list_add(l, t->in[i].node->topic, t->partition)->offset =
+                t->in[i].next_offset;
+    rd_kafka_error_t *e = NULL;
+    if (l->cnt > 0)
+        e = rd_kafka_send_offsets_to_transaction(t->producer, l, j->g, 30000);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (txn_call(t, "send_offsets_to_transaction", e))
+        return NULL;
     int64_t c1 = kp_mono_ns();
     if (txn_call(t, "commit_transaction", rd_kafka_commit_transaction(t->producer, 30000)))
         return NULL;
@@ -622,8 +639,17 @@ static void drop_tasks(runner_t *rn)
 static subtopo_t *stage_of_topic(runner_t *rn, const char *topic)
 {
     for (int s = 0; s < rn->job->nsubtopos; s++)
-        if (strcmp(rn->job->subtopos[s].input->topic, topic) == 0)
-            return &rn->job->subtopos[s];
+        for (int i = 0; i < rn->job->subtopos[s].ninputs; i++)
+            if (strcmp(rn->job->subtopos[s].inputs[i]->topic, topic) == 0)
+                return &rn->job->subtopos[s];
+    return NULL;
+}
+
+static task_t *task_of_stage(runner_t *rn, const subtopo_t *st, int32_t partition)
+{
+    for (int i = 0; i < rn->ntasks; i++)
+        if (rn->tasks[i]->st == st && rn->tasks[i]->partition == partition)
+            return rn->tasks[i];
     return NULL;
 }
 
@@ -641,8 +667,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rn->tasks = tasks;
         for (int i = 0; i < parts->cnt && !rn->fatal; i++) {
             subtopo_t *st = stage_of_topic(rn, parts->elems[i].topic);
-            if (!st)
-                continue;
+            if (!st || task_of_stage(rn, st, parts->elems[i].partition))
+                continue;       /* another input of a task already made */
             task_t *t = task_create(rn, st, parts->elems[i].partition);
             if (!t) {
                 rn->fatal = 1;
@@ -661,12 +687,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-static task_t *task_for(runner_t *rn, const char *topic, int32_t partition)
+static task_t *task_for(runner_t *rn, const char *topic, int32_t partition, int *in)
 {
     for (int i = 0; i < rn->ntasks; i++) {
         task_t *t = rn->tasks[i];
-        if (t->partition == partition && strcmp(t->st->input->topic, topic) == 0)
-            return t;
+        if (t->partition != partition)
+            continue;
+        for (int j = 0; j < t->nin; j++)
+            if (strcmp(t->in[j].node->topic, topic) == 0) {
+                *in = j;
+                return t;
+            }
     }
     return NULL;
 }
@@ -675,7 +706,7 @@ static task_t *task_for(runner_t *rn, const char *topic, int32_t partition)
 
 static int64_t event_time(const kappa_stream_t *src, const kappa_record_t *r, int64_t kafka_ts)
 {
-    if (src->type == NODE_SOURCE) {
+    if (src->type == NODE_SOURCE || src->type == NODE_TABLE) {
         if (src->src.time_fn) {
             int64_t ts = src->src.time_fn(r, src->src.time_arg);
             if (ts >= 0)
@@ -692,12 +723,14 @@ static int64_t event_time(const kappa_stream_t *src, const kappa_record_t *r, in
 static int handle(runner_t *rn, rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    task_t *t = task_for(rn, topic, m->partition);
+    int in = 0;
+    task_t *t = task_for(rn, topic, m->partition, &in);
+    int64_t now = kp_mono_ns() / 1000000;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (t)
-                t->at_end = true;
-            return 0;
+                task_input_at_end(t, in, now);
+            return t ? t->failed : 0;
         }
         KP_WARN("consumer: %s [%" PRId32 "]: %s", topic ? topic : "-", m->partition,
                 rd_kafka_message_errstr(m));
@@ -705,23 +738,49 @@ static int handle(runner_t *rn, rd_kafka_message_t *m)
     }
     if (!t)
         return 0;               /* left over from a revoked assignment */
-    t->last_input_ms = kp_mono_ns() / 1000000;
-    kappa_stream_t *in = t->st->input;
-    if (in->type == NODE_REPART_SOURCE) {
+    t->in[in].last_input_ms = now;
+    kappa_stream_t *node = t->in[in].node;
+    if (node->type == NODE_REPART_SOURCE) {
         rd_kafka_headers_t *h = NULL;
         const void *wm, *up;
         size_t wl, ul;
         if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             rd_kafka_header_get_last(h, STREAM_HDR_WATERMARK, &wm, &wl) == 0 && wl == 8 &&
             rd_kafka_header_get_last(h, STREAM_HDR_UPSTREAM, &up, &ul) == 0 && ul == 4)
-            return task_upstream_watermark(t, (int)kp_be32(up), (int64_t)kp_be64(wm),
-                                           m->offset);
+            return task_offer_watermark(t, in, (int)kp_be32(up), (int64_t)kp_be64(wm),
+                                        m->offset);
     }
     rd_kafka_timestamp_type_t tt;
     int64_t kts = rd_kafka_message_timestamp(m, &tt);
     kappa_record_t r = {m->key, m->key_len, m->payload, m->len, 0};
-    r.timestamp = event_time(in, &r, kts);
-    return task_process(t, &r, m->offset);
+    r.timestamp = event_time(node, &r, kts);
+    return task_offer(t, in, &r, m->offset);
+}
+
+/* A join task waits for its slowest input; stop fetching an input that ran
+ * far ahead so its buffer stays bounded. */
+static void flow_control(runner_t *rn)
+{
+    for (int i = 0; i < rn->ntasks; i++) {
+        task_t *t = rn->tasks[i];
+        if (t->nin < 2)
+            continue;
+        for (int j = 0; j < t->nin; j++) {
+            task_input_t *x = &t->in[j];
+            size_t n = task_buffered(t, j);
+            bool want = n > 50000 ? true : n < 5000 ? false : x->paused;
+            if (want == x->paused)
+                continue;
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, x->node->topic, t->partition);
+            if (want)
+                rd_kafka_pause_partitions(rn->consumer, l);
+            else
+                rd_kafka_resume_partitions(rn->consumer, l);
+            rd_kafka_topic_partition_list_destroy(l);
+            x->paused = want;
+        }
+    }
 }
 
 static void report(runner_t *rn, int64_t now)
@@ -792,10 +851,11 @@ static int make_consumers(runner_t *rn)
 
 static int subscribe(runner_t *rn)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(rn->job->nsubtopos);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
     for (int s = 0; s < rn->job->nsubtopos; s++)
-        rd_kafka_topic_partition_list_add(l, rn->job->subtopos[s].input->topic,
-                                          RD_KAFKA_PARTITION_UA);
+        for (int i = 0; i < rn->job->subtopos[s].ninputs; i++)
+            rd_kafka_topic_partition_list_add(l, rn->job->subtopos[s].inputs[i]->topic,
+                                              RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rn->consumer, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
@@ -815,6 +875,7 @@ static int run_loop(runner_t *rn)
                 rn->fatal = 1;
             rd_kafka_message_destroy(msgs[i]);
         }
+        flow_control(rn);
         int64_t now = kp_mono_ns() / 1000000;
         for (int i = 0; i < rn->ntasks && !rn->fatal; i++) {
             if (task_tick(rn->tasks[i], now) != 0)

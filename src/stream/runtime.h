@@ -27,6 +27,29 @@ typedef struct timer_ent {
     uint32_t klen;
 } timer_ent_t;
 
+/* A record waiting in a multi-input task until the deterministic merge
+ * takes it (key and value copied). */
+typedef struct pending {
+    kappa_record_t r;
+    int64_t offset;
+    int64_t wm;                     /* a watermark report (repartition input) ... */
+    int up;                         /* ... from this upstream task; -1 for data */
+} pending_t;
+
+/* One input of a task: a partition of a source, repartition or table topic. */
+typedef struct task_input {
+    kappa_stream_t *node;
+    int64_t next_offset;            /* to commit: after the last record taken; 0 none */
+    int64_t max_ts;                 /* source/table: highest event time seen */
+    int64_t *up_wm;                 /* repartition: per upstream task */
+    int nup;
+    bool at_end, idle;
+    bool paused;                    /* runner: partition paused (too far ahead) */
+    int64_t last_input_ms;          /* wall clock, for idleness only */
+    pending_t *buf;                 /* ring of waiting records (multi-input tasks) */
+    size_t head, len, cap;
+} task_input_t;
+
 typedef struct task {
     runner_t *rn;
     subtopo_t *st;
@@ -36,30 +59,24 @@ typedef struct task {
     char txn_id[STREAM_TOPIC_MAX + 40];
     bool txn_open;
     bool busy;                      /* work since the last commit */
-    store_t *state;                 /* all aggregates + meta, prefixed keys */
-    /* input */
-    int64_t next_offset;            /* to commit: after the last record taken */
-    int64_t restored_from;          /* committed offset the task started at */
+    store_t *state;                 /* all aggregates, joins, tables + meta; prefixed keys */
+    task_input_t in[STREAM_MAX_INPUTS];
+    int nin;
+    int64_t restored_from;
     /* event time */
-    int64_t max_ts;                 /* source input: highest event time seen */
-    int64_t *up_wm;                 /* repartition input: per upstream task */
-    int nup;
     int64_t watermark;              /* monotone; STREAM_WM_NONE before any */
     int64_t reported_wm;            /* last watermark written downstream */
-    bool at_end, idle;
-    int64_t last_input_ms;          /* wall clock, for idleness only */
-    /* timers (min-heap on fire_ms, seq) */
+    bool idle;                      /* every input idle: reported downstream */
+    /* timers (min-heap on fire_ms, then key) */
     timer_ent_t *timers;
     size_t ntimers, captimers;
     /* changelog position for snapshots */
     int64_t changelog_next;         /* offset after the last committed changelog record */
     int64_t pending_changelog_next; /* from delivery reports of the open transaction */
     int64_t last_snapshot_ms;
-    bool snapshot_due;
     /* counters */
     uint64_t records_in, records_out, late, commits;
     /* operator context */
-    int emits;                      /* emits by the current map call */
     const kappa_window_t *cur_window;
     int failed;                     /* an operator returned an error */
     void *ext;                      /* task.c's scratch buffers */
@@ -68,16 +85,31 @@ typedef struct task {
 /* task.c */
 int task_init(task_t *t, runner_t *rn, subtopo_t *st, int32_t partition);
 /* Repartition input: how many upstream tasks report watermarks. */
-int task_set_upstreams(task_t *t, int n);
+int task_set_upstreams(task_t *t, int n);                 /* input 0 */
+int task_set_input_upstreams(task_t *t, int in, int n);
 void task_free(task_t *t);
 /* After restore: rebuild timers from the state, reload meta. */
 int task_after_restore(task_t *t);
-/* One input record (already decoded from Kafka). */
+/*
+ * One input record (already decoded from Kafka) from input `in`.  A task
+ * with one input processes it at once; a task with several (a join) buffers
+ * it and processes records in timestamp order across its inputs, waiting
+ * while an input has nothing buffered unless that input is at its end or
+ * idle -- so replays interleave the inputs exactly as the first run did.
+ */
+int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset);
+/* A watermark report from upstream task `up` on repartition input `in`. */
+int task_offer_watermark(task_t *t, int in, int up, int64_t wm, int64_t offset);
+/* Single-input shorthands (input 0). */
 int task_process(task_t *t, const kappa_record_t *r, int64_t offset);
-/* A watermark report from upstream task `up` (repartition inputs). */
 int task_upstream_watermark(task_t *t, int up, int64_t wm, int64_t offset);
+/* Records buffered on input `in` (the runner pauses a partition that runs
+ * far ahead of the others). */
+size_t task_buffered(const task_t *t, int in);
 /* Re-evaluate idleness (wall clock) and fire what the watermark allows. */
 int task_tick(task_t *t, int64_t now_ms);
+/* The runner reached the end of input `in` (partition EOF). */
+void task_input_at_end(task_t *t, int in, int64_t now_ms);
 /* Before committing: write the meta entry and the watermark reports. */
 int task_prepare_commit(task_t *t);
 

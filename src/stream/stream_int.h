@@ -38,6 +38,9 @@ typedef enum node_type {
     NODE_KEY_BY,            /* runs fn, writes the repartition topic */
     NODE_AGGREGATE,
     NODE_SINK,
+    NODE_TABLE,             /* a table topic: updates go to state, not downstream */
+    NODE_JOIN,              /* stream-stream: input (left) and input2 (right) */
+    NODE_JOIN_TABLE,        /* input (the stream) enriched from input2 (a NODE_TABLE) */
 } node_type_t;
 
 struct kappa_stream {
@@ -46,6 +49,7 @@ struct kappa_stream {
     node_type_t type;
     char name[STREAM_NAME_MAX];
     kappa_stream_t *input;
+    kappa_stream_t *input2;             /* joins: the right side */
     kappa_stream_t **children;
     int nchildren;
     int subtopo;
@@ -61,13 +65,21 @@ struct kappa_stream {
     kappa_stream_t *repart;
     /* aggregate */
     kappa_agg_opts_t agg;
+    /* joins */
+    kappa_join_opts_t join;
     int store;                          /* index among its sub-topology's stores */
+    int input_index;                    /* input nodes: index in their stage's inputs */
 };
+
+#define STREAM_MAX_INPUTS 8
 
 typedef struct subtopo {
     int id;
-    kappa_stream_t *input;              /* NODE_SOURCE or NODE_REPART_SOURCE */
-    int upstream;                       /* sub-topology feeding a repartition input, or -1 */
+    kappa_stream_t *input;              /* inputs[0], for single-input stages */
+    kappa_stream_t *inputs[STREAM_MAX_INPUTS];  /* SOURCE, REPART_SOURCE, TABLE */
+    int ninputs;
+    int upstream;                       /* stage feeding inputs[0] if a repartition, or -1 */
+    int upstreams[STREAM_MAX_INPUTS];   /* per input: the stage feeding it, or -1 */
     int nstores;
     kappa_stream_t *stores[STREAM_MAX_NODES];
     int nrepart_out;                    /* repartition topics this sub-topology writes */

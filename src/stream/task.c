@@ -46,6 +46,11 @@ struct kappa_state {
 };
 
 static int push(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
+static int join_record(task_t *t, kappa_stream_t *n, int side, const kappa_record_t *r);
+static int join_table_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
+static int table_update(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
+static int join_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen);
+static int join_rebuild_timer(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen, const void *val, size_t vlen);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -542,6 +547,10 @@ static int fire(task_t *t, const uint8_t *k, size_t klen)
     if (klen < 2 || k[0] == TASK_META_STORE || k[0] >= t->st->nstores)
         return 0;
     kappa_stream_t *n = t->st->stores[k[0]];
+    if (n->type == NODE_JOIN)
+        return join_fire(t, n, k, klen);
+    if (n->type != NODE_AGGREGATE)
+        return 0;
     const kappa_window_spec_t *w = &n->agg.window;
     bool on_close = n->agg.emit == KAPPA_EMIT_ON_CLOSE;
     size_t vlen;
@@ -626,7 +635,7 @@ static kappa_state_t *scratch_state(task_t *t, const kappa_stream_t *n)
     return &scratch_of(t, n)->st;
 }
 
-static int run(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
+static int run(task_t *t, kappa_stream_t *n, kappa_stream_t *from, const kappa_record_t *r)
 {
     kappa_ctx_t ctx = {t, n, 0};
     int rc = 0;
@@ -667,6 +676,16 @@ static int run(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
     case NODE_REPART_SOURCE:
         rc = push(t, n, r);
         break;
+    case NODE_TABLE:
+        rc = table_update(t, n, r);
+        break;
+    case NODE_JOIN:
+        rc = join_record(t, n, from == n->input ? 0 : 1, r);
+        break;
+    case NODE_JOIN_TABLE:
+        if (from == n->input)   /* table updates arrive via table_update only */
+            rc = join_table_record(t, n, r);
+        break;
     }
     if (rc && !t->failed) {
         KP_ERROR("task %s: operator '%s' failed: %s", t->id, n->name,
@@ -679,33 +698,311 @@ static int run(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
 static int push(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
 {
     for (int i = 0; i < n->nchildren && !t->failed; i++)
-        run(t, n->children[i], r);
+        run(t, n->children[i], n, r);
     return t->failed;
+}
+
+/* ---- tables and joins ------------------------------------------------------ */
+
+/* Join and table state keys: [idx][side][window start if windowed][nullflag][key].
+ * Join lists: u32 n, then n x (i64 ts, u32 vlen or UINT32_MAX for null, value). */
+static int join_key(buf_t *b, const kappa_stream_t *n, int side, bool windowed, int64_t start,
+                    const kappa_record_t *r)
+{
+    b->len = 0;
+    if (buf_u8(b, (uint8_t)n->store) || buf_u8(b, (uint8_t)side) ||
+        (windowed && buf_i64(b, start)) || buf_u8(b, r->key ? 1 : 0))
+        return KP_ENOMEM;
+    return r->key ? buf_put(b, r->key, r->key_len) : 0;
+}
+
+static int table_update(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
+{
+    buf_t *k = &scratch_of(t, n)->key;
+    int rc = join_key(k, n, 0, false, 0, r);
+    if (rc)
+        return rc;
+    return r->value ? store_put(t->state, k->p, k->len, r->value, r->value_len)
+                    : store_delete(t->state, k->p, k->len);
+}
+
+static int call_join(task_t *t, kappa_stream_t *n, const kappa_record_t *l,
+                     const kappa_record_t *r)
+{
+    kappa_ctx_t ctx = {t, n, 0};
+    int rc = n->join.fn(&ctx, l, r, n->join.arg);
+    if (rc && !t->failed) {
+        KP_ERROR("task %s: join '%s' failed (%d)", t->id, n->name, rc);
+        t->failed = KP_EINVAL;
+    }
+    return t->failed;
+}
+
+static int join_table_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
+{
+    buf_t *k = &scratch_of(t, n)->key;
+    /* The table's rows live under the table node's store index. */
+    int rc = join_key(k, n->input2, 0, false, 0, r);
+    if (rc)
+        return rc;
+    size_t vlen;
+    const void *v = store_get(t->state, k->p, k->len, &vlen);
+    if (!v)
+        return call_join(t, n, r, NULL);
+    /* Copy: the join function's emits may change the store. */
+    buf_t copy = {0};
+    if (buf_put(&copy, v, vlen)) {
+        kp_free(copy.p);
+        return KP_ENOMEM;
+    }
+    kappa_record_t right = {r->key, r->key_len, copy.p, vlen, r->timestamp};
+    rc = call_join(t, n, r, &right);
+    kp_free(copy.p);
+    return rc;
+}
+
+typedef struct jentry {
+    int64_t ts;
+    const uint8_t *v;
+    uint32_t vlen;              /* UINT32_MAX: null */
+} jentry_t;
+
+static int jlist_parse(const uint8_t *v, size_t vlen, jentry_t **out, uint32_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!v)
+        return 0;
+    if (vlen < 4)
+        return KP_ECORRUPT;
+    uint32_t cnt = kp_be32(v);
+    jentry_t *e = kp_calloc(cnt ? cnt : 1, sizeof *e);
+    if (!e)
+        return KP_ENOMEM;
+    size_t at = 4;
+    for (uint32_t i = 0; i < cnt; i++) {
+        if (vlen - at < 12) {
+            kp_free(e);
+            return KP_ECORRUPT;
+        }
+        e[i].ts = (int64_t)kp_be64(v + at);
+        e[i].vlen = kp_be32(v + at + 8);
+        at += 12;
+        size_t len = e[i].vlen == UINT32_MAX ? 0 : e[i].vlen;
+        if (vlen - at < len) {
+            kp_free(e);
+            return KP_ECORRUPT;
+        }
+        e[i].v = v + at;
+        at += len;
+    }
+    *out = e;
+    *n = cnt;
+    return 0;
+}
+
+static int jlist_encode(buf_t *b, const jentry_t *e, uint32_t n)
+{
+    b->len = 0;
+    int rc = buf_u32(b, n);
+    for (uint32_t i = 0; i < n && rc == 0; i++)
+        rc = buf_i64(b, e[i].ts) || buf_u32(b, e[i].vlen) ||
+             (e[i].vlen != UINT32_MAX && buf_put(b, e[i].v, e[i].vlen));
+    return rc ? KP_ENOMEM : 0;
+}
+
+/* How long a join entry must be kept: it can still meet records up to this
+ * watermark.  INT64_MAX: for ever (unbounded joins). */
+static int64_t join_keep_until(const kappa_stream_t *n, int side, int64_t ts, int64_t wstart)
+{
+    const kappa_join_opts_t *o = &n->join;
+    switch (o->type) {
+    case KAPPA_JOIN_WINDOW: return wstart + o->size_ms + o->grace_ms;
+    case KAPPA_JOIN_INTERVAL:
+        /* left l meets right r when r.ts in [l.ts+lower, l.ts+upper]: a left
+         * entry waits for rights up to l.ts+upper; a right entry for lefts
+         * down to r.ts-upper... i.e. lefts with ts up to r.ts-lower. */
+        return (side == 0 ? ts + o->upper_ms : ts - o->lower_ms) + o->grace_ms;
+    default: return INT64_MAX;
+    }
+}
+
+static bool join_matches(const kappa_stream_t *n, int64_t lts, int64_t rts)
+{
+    if (n->join.type != KAPPA_JOIN_INTERVAL)
+        return true;            /* same key (and same window, by the state key) */
+    int64_t d = rts - lts;
+    return d >= n->join.lower_ms && d <= n->join.upper_ms;
+}
+
+static int join_record(task_t *t, kappa_stream_t *n, int side, const kappa_record_t *r)
+{
+    const kappa_join_opts_t *o = &n->join;
+    bool windowed = o->type == KAPPA_JOIN_WINDOW;
+    int64_t wstart = windowed ? floor_div(r->timestamp, o->size_ms) * o->size_ms : 0;
+    int64_t keep = join_keep_until(n, side, r->timestamp, wstart);
+    if (t->watermark != STREAM_WM_NONE && keep != INT64_MAX && keep < t->watermark)
+        return late(t, r);
+    buf_t *k = &scratch_of(t, n)->key;
+    buf_t other = {0}, mine = {0}, enc = {0};
+    jentry_t *oe = NULL, *me = NULL;
+    uint32_t on = 0, mn = 0;
+    int rc = join_key(k, n, 1 - side, windowed, wstart, r);
+    if (rc)
+        goto out;
+    size_t vlen;
+    const void *v = store_get(t->state, k->p, k->len, &vlen);
+    if (v && buf_put(&other, v, vlen)) {
+        rc = KP_ENOMEM;
+        goto out;
+    }
+    if ((rc = jlist_parse(v ? other.p : NULL, other.len, &oe, &on)) != 0)
+        goto out;
+    /* Pairs with everything on the other side, in arrival order. */
+    for (uint32_t i = 0; i < on && rc == 0; i++) {
+        kappa_record_t o2 = {r->key, r->key_len, oe[i].vlen == UINT32_MAX ? NULL : oe[i].v,
+                             oe[i].vlen == UINT32_MAX ? 0 : oe[i].vlen, oe[i].ts};
+        const kappa_record_t *l = side == 0 ? r : &o2, *rr = side == 0 ? &o2 : r;
+        if (join_matches(n, l->timestamp, rr->timestamp))
+            rc = call_join(t, n, l, rr);
+    }
+    if (rc)
+        goto out;
+    /* Then this record joins its own side's list. */
+    if ((rc = join_key(k, n, side, windowed, wstart, r)) != 0)
+        goto out;
+    v = store_get(t->state, k->p, k->len, &vlen);
+    if (v && buf_put(&mine, v, vlen)) {
+        rc = KP_ENOMEM;
+        goto out;
+    }
+    if ((rc = jlist_parse(v ? mine.p : NULL, mine.len, &me, &mn)) != 0)
+        goto out;
+    jentry_t *all = kp_calloc(mn + 1, sizeof *all);
+    if (!all) {
+        rc = KP_ENOMEM;
+        goto out;
+    }
+    if (mn)
+        memcpy(all, me, mn * sizeof *all);
+    all[mn] = (jentry_t){r->timestamp, r->value,
+                         r->value ? (uint32_t)r->value_len : UINT32_MAX};
+    rc = jlist_encode(&enc, all, mn + 1);
+    kp_free(all);
+    if (rc == 0)
+        rc = store_put(t->state, k->p, k->len, enc.p, enc.len);
+    if (rc == 0 && keep != INT64_MAX && (mn == 0 || !windowed))
+        rc = timer_push(t, keep + 1, k->p, k->len);
+out:
+    kp_free(oe);
+    kp_free(me);
+    kp_free(other.p);
+    kp_free(mine.p);
+    kp_free(enc.p);
+    return rc;
+}
+
+/* A join list's timer: drop the entries no future record can meet. */
+static int join_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen)
+{
+    size_t vlen;
+    const void *v = store_get(t->state, k, klen, &vlen);
+    if (!v)
+        return 0;
+    if (n->join.type == KAPPA_JOIN_WINDOW)
+        return store_delete(t->state, k, klen);
+    int side = k[1];
+    buf_t copy = {0}, enc = {0};
+    jentry_t *e = NULL;
+    uint32_t ne = 0, keep = 0;
+    int rc = buf_put(&copy, v, vlen) ? KP_ENOMEM : jlist_parse(copy.p, copy.len, &e, &ne);
+    for (uint32_t i = 0; rc == 0 && i < ne; i++)
+        if (join_keep_until(n, side, e[i].ts, 0) >= t->watermark)
+            e[keep++] = e[i];
+    if (rc == 0 && keep != ne) {
+        if (keep == 0) {
+            rc = store_delete(t->state, k, klen);
+        } else if ((rc = jlist_encode(&enc, e, keep)) == 0) {
+            buf_t kc = {0};
+            rc = buf_put(&kc, k, klen) ? KP_ENOMEM
+                                       : store_put(t->state, kc.p, kc.len, enc.p, enc.len);
+            kp_free(kc.p);
+        }
+    }
+    kp_free(e);
+    kp_free(copy.p);
+    kp_free(enc.p);
+    return rc;
+}
+
+static int join_rebuild_timer(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen,
+                              const void *val, size_t vlen)
+{
+    if (n->join.type == KAPPA_JOIN_UNBOUNDED || klen < 3)
+        return 0;
+    if (n->join.type == KAPPA_JOIN_WINDOW) {
+        if (klen < 11)
+            return KP_ECORRUPT;
+        int64_t start = (int64_t)kp_be64(k + 2);
+        return timer_push(t, join_keep_until(n, k[1], 0, start) + 1, k, klen);
+    }
+    jentry_t *e;
+    uint32_t ne;
+    int rc = jlist_parse(val, vlen, &e, &ne);
+    for (uint32_t i = 0; rc == 0 && i < ne; i++)
+        rc = timer_push(t, join_keep_until(n, k[1], e[i].ts, 0) + 1, k, klen);
+    kp_free(e);
+    return rc;
 }
 
 /* ---- watermark ---------------------------------------------------------- */
 
-static int advance(task_t *t)
+/* An input's own watermark, or STREAM_WM_NONE (nothing yet) / IDLE. */
+static int64_t input_wm(const task_t *t, const task_input_t *in)
 {
-    int64_t cand = STREAM_WM_NONE;
-    kappa_stream_t *in = t->st->input;
-    if (in->type == NODE_SOURCE) {
-        if (t->max_ts != STREAM_WM_NONE)
-            cand = t->max_ts - in->src.max_out_of_orderness_ms;
-    } else {
-        bool all_idle = true;
-        cand = INT64_MAX;
-        for (int i = 0; i < t->nup; i++) {
-            if (t->up_wm[i] == STREAM_WM_IDLE)
+    if (in->idle)
+        return STREAM_WM_IDLE;
+    if (in->node->type == NODE_REPART_SOURCE) {
+        bool all_idle = in->nup > 0;
+        int64_t m = INT64_MAX;
+        for (int i = 0; i < in->nup; i++) {
+            if (in->up_wm[i] == STREAM_WM_IDLE)
                 continue;
             all_idle = false;
-            if (t->up_wm[i] < cand)
-                cand = t->up_wm[i];
+            if (in->up_wm[i] < m)
+                m = in->up_wm[i];
         }
         if (all_idle)
-            cand = STREAM_WM_NONE;  /* nothing to go by: hold */
+            return STREAM_WM_IDLE;
+        return m;           /* STREAM_WM_NONE while an upstream task has not reported */
     }
-    if (cand != STREAM_WM_NONE && (t->watermark == STREAM_WM_NONE || cand > t->watermark)) {
+    (void)t;
+    if (in->max_ts == STREAM_WM_NONE)
+        return STREAM_WM_NONE;
+    return in->max_ts - in->node->src.max_out_of_orderness_ms;
+}
+
+static int advance(task_t *t)
+{
+    /* Tables carry no event-time progress: a dimension table that changes
+     * once a day must not hold every window open. */
+    int64_t cand = INT64_MAX;
+    bool any = false;
+    for (int i = 0; i < t->nin; i++) {
+        if (t->in[i].node->type == NODE_TABLE)
+            continue;
+        int64_t w = input_wm(t, &t->in[i]);
+        if (w == STREAM_WM_IDLE)
+            continue;
+        if (w == STREAM_WM_NONE)
+            return 0;       /* an input not heard from yet holds time */
+        any = true;
+        if (w < cand)
+            cand = w;
+    }
+    if (!any)
+        return 0;           /* all idle: nothing to go by, hold */
+    if (t->watermark == STREAM_WM_NONE || cand > t->watermark) {
         t->watermark = cand;
         return fire_due(t);
     }
@@ -736,27 +1033,34 @@ int task_init(task_t *t, runner_t *rn, subtopo_t *st, int32_t partition)
     t->st = st;
     t->partition = partition;
     snprintf(t->id, sizeof t->id, "s%d-p%" PRId32, st->id, partition);
-    t->max_ts = t->watermark = t->reported_wm = STREAM_WM_NONE;
-    t->changelog_next = t->pending_changelog_next = 0;
+    t->watermark = t->reported_wm = STREAM_WM_NONE;
+    t->nin = st->ninputs;
+    for (int i = 0; i < t->nin; i++) {
+        t->in[i].node = st->inputs[i];
+        t->in[i].max_ts = STREAM_WM_NONE;
+    }
     t->ext = kp_calloc(1, sizeof(task_ext_t));
     if (!t->ext)
         return KP_ENOMEM;
-    int rc = store_new(&t->state);
-    if (rc)
-        return rc;
+    return store_new(&t->state);
+}
+
+int task_set_input_upstreams(task_t *t, int in, int n)
+{
+    task_input_t *x = &t->in[in];
+    kp_free(x->up_wm);
+    x->up_wm = kp_calloc(n > 0 ? (size_t)n : 1, sizeof *x->up_wm);
+    if (!x->up_wm)
+        return KP_ENOMEM;
+    x->nup = n;
+    for (int i = 0; i < n; i++)
+        x->up_wm[i] = STREAM_WM_NONE;
     return 0;
 }
 
 int task_set_upstreams(task_t *t, int n)
 {
-    kp_free(t->up_wm);
-    t->up_wm = kp_calloc(n > 0 ? (size_t)n : 1, sizeof *t->up_wm);
-    if (!t->up_wm)
-        return KP_ENOMEM;
-    t->nup = n;
-    for (int i = 0; i < n; i++)
-        t->up_wm[i] = STREAM_WM_NONE;
-    return 0;
+    return task_set_input_upstreams(t, 0, n);
 }
 
 void task_free(task_t *t)
@@ -764,7 +1068,19 @@ void task_free(task_t *t)
     timers_clear(t);
     kp_free(t->timers);
     store_free(t->state);
-    kp_free(t->up_wm);
+    for (int i = 0; i < t->nin; i++) {
+        task_input_t *x = &t->in[i];
+        kp_free(x->up_wm);
+        for (size_t j = 0; j < x->len; j++) {
+            pending_t *p = &x->buf[(x->head + j) % x->cap];
+            kp_free((void *)p->r.key);
+            kp_free((void *)p->r.value);
+        }
+        kp_free(x->buf);
+        x->up_wm = NULL;
+        x->buf = NULL;
+        x->len = 0;
+    }
     if (t->ext) {
         for (int i = 0; i < STREAM_MAX_NODES; i++) {
             kp_free(ext_of(t)->scratch[i].st.data);
@@ -775,22 +1091,56 @@ void task_free(task_t *t)
     t->ext = NULL;
     t->timers = NULL;
     t->state = NULL;
-    t->up_wm = NULL;
 }
 
-/* Meta entry: i64 max_ts, i64 watermark, i64 reported_wm, u32 nup, nup x i64. */
+/* Meta entry: i64 watermark, i64 reported_wm, u32 ninputs, then per input
+ * i64 max_ts, u32 nup, nup x i64. */
 static int meta_put(task_t *t)
 {
     buf_t b = {0};
-    int rc = buf_i64(&b, t->max_ts) || buf_i64(&b, t->watermark) ||
-             buf_i64(&b, t->reported_wm) || buf_u32(&b, (uint32_t)t->nup);
-    for (int i = 0; i < t->nup && rc == 0; i++)
-        rc = buf_i64(&b, t->up_wm[i]);
+    int rc = buf_i64(&b, t->watermark) || buf_i64(&b, t->reported_wm) ||
+             buf_u32(&b, (uint32_t)t->nin);
+    for (int i = 0; i < t->nin && rc == 0; i++) {
+        rc = buf_i64(&b, t->in[i].max_ts) || buf_u32(&b, (uint32_t)t->in[i].nup);
+        for (int j = 0; j < t->in[i].nup && rc == 0; j++)
+            rc = buf_i64(&b, t->in[i].up_wm[j]);
+    }
     uint8_t key = TASK_META_STORE;
     if (rc == 0)
         rc = store_put(t->state, &key, 1, b.p, b.len);
     kp_free(b.p);
     return rc ? KP_ENOMEM : 0;
+}
+
+static void meta_get(task_t *t)
+{
+    uint8_t mk = TASK_META_STORE;
+    size_t vlen;
+    const uint8_t *v = store_get(t->state, &mk, 1, &vlen);
+    if (!v || vlen < 20 || (int)kp_be32(v + 16) != t->nin)
+        return;
+    size_t at = 20;
+    /* Parse fully before applying: a meta entry of another shape (a changed
+     * job) is ignored as a whole. */
+    for (int i = 0; i < t->nin; i++) {
+        if (vlen - at < 12)
+            return;
+        uint32_t nup = kp_be32(v + at + 8);
+        if ((int)nup != t->in[i].nup || vlen - at - 12 < 8 * (size_t)nup)
+            return;
+        at += 12 + 8 * (size_t)nup;
+    }
+    if (at != vlen)
+        return;
+    t->watermark = (int64_t)kp_be64(v);
+    t->reported_wm = (int64_t)kp_be64(v + 8);
+    at = 20;
+    for (int i = 0; i < t->nin; i++) {
+        t->in[i].max_ts = (int64_t)kp_be64(v + at);
+        at += 12;
+        for (int j = 0; j < t->in[i].nup; j++, at += 8)
+            t->in[i].up_wm[j] = (int64_t)kp_be64(v + at);
+    }
 }
 
 static int rebuild_timer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
@@ -800,6 +1150,10 @@ static int rebuild_timer(void *ctx, const void *key, size_t klen, const void *va
     if (klen < 2 || k[0] == TASK_META_STORE || k[0] >= t->st->nstores)
         return 0;
     kappa_stream_t *n = t->st->stores[k[0]];
+    if (n->type == NODE_JOIN)
+        return join_rebuild_timer(t, n, k, klen, val, vlen);
+    if (n->type != NODE_AGGREGATE)
+        return 0;
     const kappa_window_spec_t *w = &n->agg.window;
     if (w->type == KAPPA_WINDOW_TUMBLING || w->type == KAPPA_WINDOW_HOPPING) {
         if (klen < 10)
@@ -821,68 +1175,192 @@ static int rebuild_timer(void *ctx, const void *key, size_t klen, const void *va
 
 int task_after_restore(task_t *t)
 {
-    uint8_t mk = TASK_META_STORE;
-    size_t vlen;
-    const uint8_t *v = store_get(t->state, &mk, 1, &vlen);
-    if (v && vlen >= 28) {
-        t->max_ts = (int64_t)kp_be64(v);
-        t->watermark = (int64_t)kp_be64(v + 8);
-        t->reported_wm = (int64_t)kp_be64(v + 16);
-        uint32_t nup = kp_be32(v + 24);
-        if ((int)nup == t->nup && vlen == 28 + 8 * (size_t)nup)
-            for (uint32_t i = 0; i < nup; i++)
-                t->up_wm[i] = (int64_t)kp_be64(v + 28 + 8 * (size_t)i);
-    }
+    meta_get(t);
     timers_clear(t);
     return store_each(t->state, rebuild_timer, t);
 }
 
-int task_process(task_t *t, const kappa_record_t *r, int64_t offset)
+/* Take one record of input `in` through the graph. */
+static int take(task_t *t, int in, const kappa_record_t *r, int64_t offset)
 {
-    t->next_offset = offset + 1;
+    task_input_t *x = &t->in[in];
+    x->next_offset = offset + 1;
     t->busy = true;
     if (t->records_in++ == 0)
         KP_DEBUG("task %s: first record at offset %" PRId64, t->id, offset);
-    t->at_end = false;
-    t->idle = false;
-    if (t->st->input->type == NODE_SOURCE && (t->max_ts == STREAM_WM_NONE || r->timestamp > t->max_ts))
-        t->max_ts = r->timestamp;
-    int rc = run(t, t->st->input, r);
+    if (x->node->type != NODE_REPART_SOURCE &&
+        (x->max_ts == STREAM_WM_NONE || r->timestamp > x->max_ts))
+        x->max_ts = r->timestamp;
+    int rc = run(t, x->node, NULL, r);
     if (rc == 0)
         rc = advance(t);
     return rc;
 }
 
-int task_upstream_watermark(task_t *t, int up, int64_t wm, int64_t offset)
+static int take_watermark(task_t *t, int in, int up, int64_t wm, int64_t offset)
 {
-    t->next_offset = offset + 1;
+    task_input_t *x = &t->in[in];
+    x->next_offset = offset + 1;
     t->busy = true;
-    if (up < 0 || up >= t->nup) {
+    if (up < 0 || up >= x->nup) {
         KP_WARN("task %s: watermark report from upstream task %d of %d; ignored", t->id, up,
-                t->nup);
+                x->nup);
         return 0;
     }
-    t->up_wm[up] = wm;
+    x->up_wm[up] = wm;
     return advance(t);
+}
+
+/* The deterministic merge of a multi-input task: take the buffered record
+ * with the smallest timestamp (ties: the lower input), but only while every
+ * input without buffered records is at its end or idle -- otherwise its next
+ * record might be earlier, and a replay must decide the same way. */
+static int drain(task_t *t)
+{
+    while (!t->failed) {
+        int best = -1;
+        int64_t best_ts = 0;
+        for (int i = 0; i < t->nin; i++) {
+            task_input_t *x = &t->in[i];
+            if (x->len == 0) {
+                if (!x->at_end && !x->idle)
+                    return 0;
+                continue;
+            }
+            const pending_t *p = &x->buf[x->head];
+            int64_t ts = p->up >= 0 ? INT64_MIN : p->r.timestamp;   /* reports go first */
+            if (best < 0 || ts < best_ts) {
+                best = i;
+                best_ts = ts;
+            }
+        }
+        if (best < 0)
+            return 0;
+        task_input_t *x = &t->in[best];
+        pending_t p = x->buf[x->head];
+        x->head = (x->head + 1) % x->cap;
+        x->len--;
+        int rc = p.up >= 0 ? take_watermark(t, best, p.up, p.wm, p.offset)
+                           : take(t, best, &p.r, p.offset);
+        kp_free((void *)p.r.key);
+        kp_free((void *)p.r.value);
+        if (rc)
+            return rc;
+    }
+    return t->failed;
+}
+
+static int enqueue(task_t *t, int in, const kappa_record_t *r, int64_t offset, int up, int64_t wm)
+{
+    task_input_t *x = &t->in[in];
+    if (x->len == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 1024;
+        pending_t *n = kp_malloc(cap * sizeof *n);
+        if (!n)
+            return KP_ENOMEM;
+        for (size_t i = 0; i < x->len; i++)
+            n[i] = x->buf[(x->head + i) % x->cap];
+        kp_free(x->buf);
+        x->buf = n;
+        x->cap = cap;
+        x->head = 0;
+    }
+    pending_t p = {.offset = offset, .up = up, .wm = wm};
+    if (r) {
+        p.r = *r;
+        p.r.key = NULL;
+        p.r.value = NULL;
+        if (r->key && !(p.r.key = kp_malloc(r->key_len ? r->key_len : 1)))
+            return KP_ENOMEM;
+        if (r->value && !(p.r.value = kp_malloc(r->value_len ? r->value_len : 1))) {
+            kp_free((void *)p.r.key);
+            return KP_ENOMEM;
+        }
+        if (r->key)
+            memcpy((void *)p.r.key, r->key, r->key_len);
+        if (r->value)
+            memcpy((void *)p.r.value, r->value, r->value_len);
+    }
+    x->buf[(x->head + x->len++) % x->cap] = p;
+    x->at_end = false;
+    x->idle = false;
+    return 0;
+}
+
+int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset)
+{
+    t->in[in].at_end = false;
+    t->in[in].idle = false;
+    if (t->nin == 1)
+        return take(t, in, r, offset);
+    int rc = enqueue(t, in, r, offset, -1, 0);
+    return rc ? rc : drain(t);
+}
+
+int task_offer_watermark(task_t *t, int in, int up, int64_t wm, int64_t offset)
+{
+    if (t->nin == 1)
+        return take_watermark(t, in, up, wm, offset);
+    int rc = enqueue(t, in, NULL, offset, up, wm);
+    return rc ? rc : drain(t);
+}
+
+int task_process(task_t *t, const kappa_record_t *r, int64_t offset)
+{
+    return task_offer(t, 0, r, offset);
+}
+
+int task_upstream_watermark(task_t *t, int up, int64_t wm, int64_t offset)
+{
+    return task_offer_watermark(t, 0, up, wm, offset);
+}
+
+size_t task_buffered(const task_t *t, int in)
+{
+    return t->in[in].len;
 }
 
 int task_tick(task_t *t, int64_t now_ms)
 {
-    kappa_stream_t *in = t->st->input;
-    bool idle = false;
-    if (in->type == NODE_SOURCE) {
-        idle = in->src.idle_timeout_ms >= 0 && t->at_end &&
-               now_ms - t->last_input_ms >= in->src.idle_timeout_ms;
-    } else {
-        idle = t->nup > 0;
-        for (int i = 0; i < t->nup; i++)
-            idle &= t->up_wm[i] == STREAM_WM_IDLE;
+    bool all_idle = true, changed = false;
+    for (int i = 0; i < t->nin; i++) {
+        task_input_t *x = &t->in[i];
+        bool idle;
+        if (x->node->type == NODE_REPART_SOURCE)
+            idle = input_wm(t, x) == STREAM_WM_IDLE;
+        else
+            idle = x->node->src.idle_timeout_ms >= 0 && x->at_end && x->len == 0 &&
+                   now_ms - x->last_input_ms >= x->node->src.idle_timeout_ms;
+        if (x->node->type == NODE_REPART_SOURCE) {
+            /* Its idleness is its upstream tasks' (reported), not ours to
+             * decide, so the input itself is never marked idle here. */
+            all_idle &= idle;
+            continue;
+        }
+        changed |= idle != x->idle;
+        x->idle = idle;
+        if (x->node->type != NODE_TABLE)
+            all_idle &= idle;
     }
-    t->idle = idle;
-    int64_t report = idle ? STREAM_WM_IDLE : t->watermark;
-    if (t->st->nrepart_out && report != t->reported_wm)
+    t->idle = all_idle;
+    if (changed && t->nin > 1 && drain(t) == 0)
+        advance(t);
+    int64_t report = t->idle ? STREAM_WM_IDLE : t->watermark;
+    if (t->st->nrepart_out && report != t->reported_wm && report != STREAM_WM_NONE)
         t->busy = true;         /* the next commit carries the report */
     return t->failed;
+}
+
+/* The runner saw the end of input `in` (partition EOF). */
+void task_input_at_end(task_t *t, int in, int64_t now_ms)
+{
+    task_input_t *x = &t->in[in];
+    if (!x->at_end) {
+        x->at_end = true;
+        x->last_input_ms = now_ms;
+    }
+    if (t->nin > 1)
+        drain(t);
 }
 
 int task_prepare_commit(task_t *t)
