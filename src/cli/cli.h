@@ -9,5 +9,6 @@
 int cli_log(int argc, char **argv);     /* kappa log check DIR */
 int cli_server(int argc, char **argv);  /* kappa server */
 int cli_bench(int argc, char **argv);   /* kappa bench produce|consume */
+int cli_topic(int argc, char **argv);   /* kappa topic create|list|describe|... */
 
 #endif
