@@ -1052,6 +1052,8 @@ out:
 
 /* ---- dispatch ---- */
 
+static int topic_dispatch(int argc, char **argv);
+
 int cli_topic(int argc, char **argv)
 {
     cli_common_t c;
@@ -1059,6 +1061,43 @@ int cli_topic(int argc, char **argv)
         fputs(topic_admin_usage, stderr);
         return CLI_EXIT_USAGE;
     }
+    /* Common flags may also come before the command (`kappa topic -b H:P
+     * list`): move them after the command's own arguments, where every
+     * command parses them. */
+    cli_common_init(&c, "kappa topic");
+    int lead = 0;
+    while (lead < argc && !cli_is_help(argv[lead])) {
+        int j = lead, r = cli_common_flag(&c, argc, argv, &j);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r == 0)
+            break;
+        lead = j + 1;
+    }
+    if (lead == argc) {
+        fputs(topic_admin_usage, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    char **moved = NULL;
+    if (lead > 0) {
+        moved = kp_calloc((size_t)argc + 1, sizeof *moved);
+        if (!moved)
+            return cli_fail(&c, "out of memory");
+        int m = 0;
+        for (int i = lead; i < argc; i++)
+            moved[m++] = argv[i];
+        for (int i = 0; i < lead; i++)
+            moved[m++] = argv[i];
+        argv = moved;
+    }
+    int rc = topic_dispatch(argc, argv);
+    kp_free(moved);
+    return rc;
+}
+
+static int topic_dispatch(int argc, char **argv)
+{
+    cli_common_t c;
     const char *cmd = argv[0];
     if (cli_is_help(cmd) || strcmp(cmd, "help") == 0) {
         fputs(topic_admin_usage, stdout);

@@ -75,6 +75,7 @@ if [ $rc == 1 ] && grep -q "replication factor must be 1" <<<"$out"; then pass "
 # ---- list ----
 out=$($T list $B 2>&1)
 check "list table" "$out" "$(printf 'NAME    PARTITIONS  REPLICAS\ndflt             2  1\norders           3  1')"
+check "common flags before the command" "$($T -b $BROKER --format text list)" "$(printf 'dflt\t2\t1\norders\t3\t1')"
 out=$($T list --format json $B | $PY -c 'import json,sys; print(";".join("%s=%d/%d" % (t["name"], t["partitions"], t["replicas"]) for t in json.load(sys.stdin)))')
 check "list --format json" "$out" "dflt=2/1;orders=3/1"
 
