@@ -17,6 +17,8 @@ static int usage(FILE *out)
             "\n"
             "commands in this build:\n"
             "  server [-c FILE] [--set k=v]  the Kafka-protocol broker\n"
+            "  topic create|list|describe|delete|alter-config|add-partitions|produce|consume\n"
+            "                       manage, write and read topics on any Kafka broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "nexmark") == 0)
         return cli_nexmark(argc - 2, argv + 2);
+    if (strcmp(cmd, "topic") == 0)
+        return cli_topic(argc - 2, argv + 2);
     if (strcmp(cmd, "log") == 0)
         return cli_log(argc - 2, argv + 2);
     if (strcmp(cmd, "group") == 0)

@@ -293,6 +293,11 @@ enum { SRC_TOPIC = 1, SRC_STATIC_BROKER = 4, SRC_DEFAULT = 5 };
 static int describe_topic(kreq_t *r, log_topic_t *t, const karray_t *keys, dcfg_t **out, int *n)
 {
     const char *const *over = log_topic_overrides(t);
+    /* A value the topic does not override comes from the broker's
+     * configuration if that differs from the built-in default (Kafka reports
+     * such a value as STATIC_BROKER_CONFIG, not DEFAULT_CONFIG). */
+    log_config_t builtin;
+    log_config_defaults(&builtin);
     int total = 0;
     while (log_config_keys[total])
         total++;
@@ -317,8 +322,12 @@ static int describe_topic(kreq_t *r, log_topic_t *t, const karray_t *keys, dcfg_
         cs[k].name = (kstr_t){key, (int32_t)strlen(key)};
         cs[k].value = arena_str(r, v);
         cs[k].read_only = false;
-        cs[k].is_default = !overridden;
-        cs[k].config_source = overridden ? SRC_TOPIC : SRC_DEFAULT;
+        char dv[64], bv[64];
+        log_config_get(&builtin, key, dv, sizeof dv);
+        log_config_get(&r->b->cfg.log, key, bv, sizeof bv);
+        bool from_broker = !overridden && strcmp(dv, bv) != 0;
+        cs[k].is_default = !overridden && !from_broker;
+        cs[k].config_source = overridden ? SRC_TOPIC : from_broker ? SRC_STATIC_BROKER : SRC_DEFAULT;
         cs[k].is_sensitive = false;
         cs[k].synonyms = (karray_t){NULL, 0};
         k++;
