@@ -274,6 +274,7 @@ typedef struct kappa_run_opts {
     int64_t snapshot_interval_ms;   /* default 30000; -1 never */
     int session_timeout_ms;         /* consumer group session; default 10000 */
     const char *const *params;      /* KEY=VALUE strings for kappa_job_param, NULL-ended */
+    const char *http;               /* HOST:PORT to serve GET /metrics on; NULL: none */
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

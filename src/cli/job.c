@@ -34,6 +34,7 @@ static void usage(FILE *f)
             "      --snapshot-interval-ms MS local state snapshots (default 30000, -1 off)\n"
             "      --session-timeout-ms MS   group session timeout (default 10000)\n"
             "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
+            "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
             "  -h, --help                    this help\n");
 }
 
@@ -89,6 +90,9 @@ static int job_run(int argc, char **argv)
                 return 2;
             }
             params[nparams++] = val;
+            i++;
+        } else if (strcmp(a, "--http") == 0) {
+            o.http = val;
             i++;
         } else if (strcmp(a, "--plugin") == 0) {
             plugin = val;

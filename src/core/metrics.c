@@ -129,7 +129,7 @@ static void value(prom_buf_t *b, double v)
     else if (v == (double)(int64_t)v && fabs(v) < 9e15)
         prom_printf(b, " %lld\n", (long long)v);
     else
-        prom_printf(b, " %.9g\n", v);
+        prom_printf(b, " %.15g\n", v);
 }
 
 void prom_sample(prom_buf_t *b, const char *name, double v, ...)

@@ -26,6 +26,7 @@
  *      and records the changelog offset it covers.
  */
 #include "stream/runtime.h"
+#include "stream/job_metrics.h"
 
 #include "core/kp_clock.h"
 #include "core/kp_endian.h"
@@ -66,6 +67,8 @@ struct runner {
     int64_t last_commit_ms, last_report_ms;
     uint64_t commits;
     uint64_t commit_rounds;
+    job_metrics_t *metrics;
+    int64_t last_publish_ms;
     int64_t commit_ns, commit_end_ns;   /* time in commit rounds; in commit_transaction */
 };
 
@@ -551,6 +554,7 @@ static void *commit_txn(void *arg)
     if (txn_call(t, "commit_transaction", rd_kafka_commit_transaction(t->producer, 30000)))
         return NULL;
     j->end_ns = kp_mono_ns() - c1;
+    job_metrics_commit(j->rn->metrics, j->end_ns);
     t->txn_open = false;
     if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
         return NULL;
@@ -886,6 +890,10 @@ static int run_loop(runner_t *rn)
             commit_all(rn);
         if (now - rn->last_report_ms >= 10000)
             report(rn, now);
+        if (rn->metrics && now - rn->last_publish_ms >= 1000) {
+            job_metrics_publish(rn->metrics, rn->tasks, rn->ntasks, rn->commits, rn->consumer);
+            rn->last_publish_ms = now;
+        }
     }
     return rn->fatal ? 1 : 0;
 }
@@ -935,6 +943,8 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
     stop_requested = 0;
 
     int status = 1;
+    if (rn.opts.http && !(rn.metrics = job_metrics_start(rn.opts.http, name, version)))
+        goto out;
     if (make_consumers(&rn) != 0)
         goto out;
     /* The reachability check: a broker that does not answer is a clear
@@ -973,6 +983,7 @@ out:
         rd_kafka_consumer_close(rn.restorer);
         rd_kafka_destroy(rn.restorer);
     }
+    job_metrics_stop(rn.metrics);
     kp_free(rn.tasks);
     job_free(job);
     return status;
