@@ -185,6 +185,28 @@ kappa_stream_t *kappa_aggregate(kappa_stream_t *in, const char *name,
 /* The window of the record being processed by a result function (or NULL). */
 const kappa_window_t *kappa_ctx_window(kappa_ctx_t *ctx);
 
+/* ---- custom operators: keyed state and event-time timers ---------------- */
+
+typedef struct kappa_processor {
+    /* Per record, with the state of the record's key. */
+    int (*process)(kappa_ctx_t *ctx, kappa_state_t *st, const kappa_record_t *in, void *arg);
+    /* When a timer set for a key fires (the watermark reached its time), with
+     * that key's state; key->key is the key, key->timestamp the timer's time. */
+    int (*on_timer)(kappa_ctx_t *ctx, kappa_state_t *st, const kappa_record_t *key, void *arg);
+    void *arg;
+} kappa_processor_t;
+
+/*
+ * A keyed operator of your own (Flink's KeyedProcessFunction): state per
+ * key, changelogged like an aggregate's, and event-time timers that survive
+ * restarts.  Emit with kappa_emit from either function.
+ */
+kappa_stream_t *kappa_process(kappa_stream_t *in, const char *name, const kappa_processor_t *p);
+
+/* From a processor's functions: call on_timer for the current key once the
+ * watermark reaches ts.  Setting the same (key, ts) again does nothing. */
+int kappa_timer_set(kappa_ctx_t *ctx, int64_t ts);
+
 /* ---- tables and joins --------------------------------------------------- */
 
 /*

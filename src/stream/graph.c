@@ -318,6 +318,20 @@ int kappa_job_set_late_topic(kappa_job_t *job, const char *topic)
     return 0;
 }
 
+kappa_stream_t *kappa_process(kappa_stream_t *in, const char *name, const kappa_processor_t *p)
+{
+    if (!in)
+        return NULL;
+    if (!p || !p->process) {
+        job_fail(in->job, "process '%s': p->process is required", name ? name : "(null)");
+        return NULL;
+    }
+    kappa_stream_t *n = add_node(in->job, in, NODE_PROCESS, name);
+    if (n)
+        n->proc = *p;
+    return n;
+}
+
 /* ---- tables and joins ---------------------------------------------------- */
 
 kappa_stream_t *kappa_table(kappa_job_t *job, const char *topic, const kappa_source_opts_t *opts)
@@ -528,7 +542,8 @@ int job_plan(kappa_job_t *job)
                     st->upstreams[st->ninputs] = -1;
                     st->inputs[st->ninputs++] = m;
                 }
-                if (m->type == NODE_AGGREGATE || m->type == NODE_JOIN || m->type == NODE_TABLE) {
+                if (m->type == NODE_AGGREGATE || m->type == NODE_JOIN || m->type == NODE_TABLE ||
+                    m->type == NODE_PROCESS) {
                     m->store = st->nstores;
                     st->stores[st->nstores++] = m;
                 }

@@ -726,6 +726,23 @@ static int64_t event_time(const kappa_stream_t *src, const kappa_record_t *r, in
 
 static int handle(runner_t *rn, rd_kafka_message_t *m)
 {
+    if (!m->rkt) {
+        /* A consumer-level error (no partition): the group refused us or
+         * the consumer cannot go on. */
+        if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
+            KP_ERROR("the broker refused --session-timeout-ms %d: it must lie within the "
+                     "broker's group.min.session.timeout.ms and group.max.session.timeout.ms",
+                     rn->opts.session_timeout_ms);
+            return KP_EINVAL;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED ||
+            m->err == RD_KAFKA_RESP_ERR_INVALID_GROUP_ID) {
+            KP_ERROR("consumer: %s; stopping", rd_kafka_message_errstr(m));
+            return KP_EINVAL;
+        }
+        KP_WARN("consumer: %s", rd_kafka_message_errstr(m));
+        return 0;
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     int in = 0;
     task_t *t = task_for(rn, topic, m->partition, &in);

@@ -41,6 +41,7 @@ typedef enum node_type {
     NODE_TABLE,             /* a table topic: updates go to state, not downstream */
     NODE_JOIN,              /* stream-stream: input (left) and input2 (right) */
     NODE_JOIN_TABLE,        /* input (the stream) enriched from input2 (a NODE_TABLE) */
+    NODE_PROCESS,           /* a user processor: keyed state and timers */
 } node_type_t;
 
 struct kappa_stream {
@@ -67,6 +68,8 @@ struct kappa_stream {
     kappa_agg_opts_t agg;
     /* joins */
     kappa_join_opts_t join;
+    /* process */
+    kappa_processor_t proc;
     int store;                          /* index among its sub-topology's stores */
     int input_index;                    /* input nodes: index in their stage's inputs */
 };

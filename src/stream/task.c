@@ -37,6 +37,7 @@ struct kappa_ctx {
     task_t *t;
     kappa_stream_t *node;
     int emits;
+    const kappa_record_t *key;          /* processors: the current key */
 };
 
 struct kappa_state {
@@ -50,6 +51,8 @@ static int join_record(task_t *t, kappa_stream_t *n, int side, const kappa_recor
 static int join_table_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
 static int table_update(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
 static int join_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen);
+static int proc_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r);
+static int proc_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen);
 static int join_rebuild_timer(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen, const void *val, size_t vlen);
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -285,7 +288,7 @@ static kappa_state_t *scratch_state(task_t *t, const kappa_stream_t *n);
 static int emit_result(task_t *t, kappa_stream_t *n, const kappa_record_t *keyrec,
                        const void *state, size_t len, const kappa_window_t *w)
 {
-    kappa_ctx_t ctx = {t, n, 0};
+    kappa_ctx_t ctx = {t, n, 0, NULL};
     const kappa_window_t *saved = t->cur_window;
     t->cur_window = w;
     int rc;
@@ -549,6 +552,8 @@ static int fire(task_t *t, const uint8_t *k, size_t klen)
     kappa_stream_t *n = t->st->stores[k[0]];
     if (n->type == NODE_JOIN)
         return join_fire(t, n, k, klen);
+    if (n->type == NODE_PROCESS)
+        return proc_fire(t, n, k, klen);
     if (n->type != NODE_AGGREGATE)
         return 0;
     const kappa_window_spec_t *w = &n->agg.window;
@@ -637,7 +642,7 @@ static kappa_state_t *scratch_state(task_t *t, const kappa_stream_t *n)
 
 static int run(task_t *t, kappa_stream_t *n, kappa_stream_t *from, const kappa_record_t *r)
 {
-    kappa_ctx_t ctx = {t, n, 0};
+    kappa_ctx_t ctx = {t, n, 0, NULL};
     int rc = 0;
     switch (n->type) {
     case NODE_MAP:
@@ -686,6 +691,9 @@ static int run(task_t *t, kappa_stream_t *n, kappa_stream_t *from, const kappa_r
         if (from == n->input)   /* table updates arrive via table_update only */
             rc = join_table_record(t, n, r);
         break;
+    case NODE_PROCESS:
+        rc = proc_record(t, n, r);
+        break;
     }
     if (rc && !t->failed) {
         KP_ERROR("task %s: operator '%s' failed: %s", t->id, n->name,
@@ -729,7 +737,7 @@ static int table_update(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
 static int call_join(task_t *t, kappa_stream_t *n, const kappa_record_t *l,
                      const kappa_record_t *r)
 {
-    kappa_ctx_t ctx = {t, n, 0};
+    kappa_ctx_t ctx = {t, n, 0, NULL};
     int rc = n->join.fn(&ctx, l, r, n->join.arg);
     if (rc && !t->failed) {
         KP_ERROR("task %s: join '%s' failed (%d)", t->id, n->name, rc);
@@ -1152,6 +1160,12 @@ static int rebuild_timer(void *ctx, const void *key, size_t klen, const void *va
     kappa_stream_t *n = t->st->stores[k[0]];
     if (n->type == NODE_JOIN)
         return join_rebuild_timer(t, n, k, klen, val, vlen);
+    if (n->type == NODE_PROCESS) {
+        /* Timer registrations: [idx][1][ts][nullflag][key]. */
+        if (klen >= 11 && k[1] == 1)
+            return timer_push(t, (int64_t)kp_be64(k + 2), k, klen);
+        return 0;
+    }
     if (n->type != NODE_AGGREGATE)
         return 0;
     const kappa_window_spec_t *w = &n->agg.window;
@@ -1171,6 +1185,87 @@ static int rebuild_timer(void *ctx, const void *key, size_t klen, const void *va
         return rc;
     }
     return 0;
+}
+
+/* ---- processors ------------------------------------------------------------ */
+
+/* Processor state keys: [idx][0][nullflag][key]; timer registrations
+ * [idx][1][ts, 8 bytes BE][nullflag][key] with an empty value, so timers
+ * are state too: changelogged, snapshotted and rebuilt after a restore. */
+static int proc_key(buf_t *b, const kappa_stream_t *n, int kind, int64_t ts,
+                    const kappa_record_t *r)
+{
+    b->len = 0;
+    if (buf_u8(b, (uint8_t)n->store) || buf_u8(b, (uint8_t)kind) || (kind == 1 && buf_i64(b, ts)) ||
+        buf_u8(b, r->key ? 1 : 0))
+        return KP_ENOMEM;
+    return r->key ? buf_put(b, r->key, r->key_len) : 0;
+}
+
+/* Call fn with the key's state loaded, then store what it left. */
+static int proc_call(task_t *t, kappa_stream_t *n, const kappa_record_t *key,
+                     const kappa_record_t *in)
+{
+    buf_t k = {0};
+    kappa_state_t *st = scratch_state(t, n);
+    int rc = proc_key(&k, n, 0, 0, key);
+    if (rc == 0)
+        rc = load_state(t, st, &k);
+    if (rc == 0) {
+        kappa_ctx_t ctx = {t, n, 0, key};
+        int urc = in ? n->proc.process(&ctx, st, in, n->proc.arg)
+                     : n->proc.on_timer(&ctx, st, key, n->proc.arg);
+        if (urc && !t->failed) {
+            KP_ERROR("task %s: processor '%s' failed (%d)", t->id, n->name, urc);
+            t->failed = KP_EINVAL;
+        }
+        rc = t->failed;
+    }
+    if (rc == 0)
+        rc = save_state(t, st, &k);
+    kp_free(k.p);
+    return rc;
+}
+
+static int proc_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
+{
+    return proc_call(t, n, r, r);
+}
+
+int kappa_timer_set(kappa_ctx_t *ctx, int64_t ts)
+{
+    task_t *t = ctx->t;
+    kappa_stream_t *n = ctx->node;
+    if (n->type != NODE_PROCESS || !ctx->key || !n->proc.on_timer)
+        return -1;
+    buf_t k = {0};
+    int rc = proc_key(&k, n, 1, ts, ctx->key);
+    size_t vlen;
+    if (rc == 0 && !store_get(t->state, k.p, k.len, &vlen)) {
+        rc = store_put(t->state, k.p, k.len, "", 0);
+        if (rc == 0)
+            rc = timer_push(t, ts, k.p, k.len);
+    }
+    kp_free(k.p);
+    return rc ? -1 : 0;
+}
+
+static int proc_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen)
+{
+    size_t vlen;
+    if (klen < 11 || k[1] != 1 || !store_get(t->state, k, klen, &vlen))
+        return 0;
+    buf_t kc = {0};
+    if (buf_put(&kc, k, klen))
+        return KP_ENOMEM;
+    int rc = store_delete(t->state, kc.p, kc.len);
+    bool present = kc.p[10] != 0;
+    kappa_record_t key = {present ? kc.p + 11 : NULL, present ? kc.len - 11 : 0, NULL, 0,
+                          (int64_t)kp_be64(kc.p + 2)};
+    if (rc == 0)
+        rc = proc_call(t, n, &key, NULL);
+    kp_free(kc.p);
+    return rc;
 }
 
 int task_after_restore(task_t *t)

@@ -43,6 +43,8 @@ expect "unreachable broker: exit 3 within the timeout" 3 "cannot reach a broker 
 
 start_kappa || { fail "server starts" "see log"; exit 1; }
 expect "missing source topic: exit 1, says to create it" 1 "source topic nexmark does not exist" -- "$KAPPA" job run q1 --version 1 --plugin "$Q1" -b "$BROKER" --state-dir "$W/st"
+"$KAPPA" topic create nexmark -p 2 -b "$BROKER" >/dev/null
+expect "a session timeout the broker refuses: exit 1, says which setting" 1 "refused --session-timeout-ms 2000" -- "$KAPPA" job run q1 --version 9 --plugin "$Q1" -b "$BROKER" --state-dir "$W/st" --session-timeout-ms 2000
 
 "$KAPPA" nexmark gen --events 20000 --partitions 2 --seed 4 -b "$BROKER" >/dev/null 2>&1
 MPORT=$(free_port)
