@@ -249,8 +249,8 @@ TEST(json_truncated_at_every_length)
         "{\"a\":123,\"b\":\"xyz\",\"c\":-9}",
         "{\"o\":{\"t\":\"}\\\"\",\"u\":[1,[2]]},\"t\":7,\"s\":\"\\\\\"}",
         " { \"a\" : 1 , \"b\" : \"\\\"\" } ",
-        "{\"event_type\":\"bid\",\"auction\":1000,\"bidder\":2001,\"price\":54,"
-        "\"date_time\":1700000000000,\"extra\":\"abcdefghij\"}",
+        ("{\"event_type\":\"bid\",\"auction\":1000,\"bidder\":2001,\"price\":54,"
+         "\"date_time\":1700000000000,\"extra\":\"abcdefghij\"}"),
     };
     static const char *fields[] = {"a", "b", "c", "o", "t", "s", "u", "event_type", "auction",
                                    "price", "date_time", "extra", "missing"};
