@@ -4,9 +4,11 @@
  *
  * Why not a DOM: a job reads two or three fields of each event; parsing the
  * whole object into a tree costs more than the job's own work (Nexmark q1
- * reads three fields of a ~200-byte object).  The scanner validates only
- * what it walks past: malformed bytes make the lookup fail (-1), they never
- * read outside the value.
+ * reads three fields of a ~200-byte object).  A lookup walks the whole
+ * top-level object, to its closing brace, even after finding the field:
+ * otherwise a value cut short ({"a":12 cut to {"a":1) would be read as a
+ * different number.  Nested values are only bracket-matched.  Malformed
+ * bytes make the lookup fail (-1); they are never read outside the value.
  */
 #include "kappa.h"
 
@@ -27,6 +29,8 @@ static const char *scan_string(const char *p, const char *end, const char **s, s
     const char *q = ++p;
     while (q < end) {
         if (*q == '\\') {
+            if (end - q < 2)
+                return NULL;    /* not even a pointer past the end */
             q += 2;
             continue;
         }
@@ -80,7 +84,8 @@ static const char *skip_value(const char *p, const char *end)
     return q > p ? q : NULL;
 }
 
-/* Find a top-level field; *v and *vend bound its value. */
+/* Find a top-level field; *v and *vend bound its value.  The first of
+ * duplicate keys wins; the object must be complete. */
 static int json_find(const kappa_record_t *r, const char *field, const char **v,
                      const char **vend)
 {
@@ -92,12 +97,11 @@ static int json_find(const kappa_record_t *r, const char *field, const char **v,
     if (p >= end || *p != '{')
         return -1;
     p++;
+    bool found = false;
     for (;;) {
         p = skip_ws(p, end);
-        if (p >= end || *p == '}')
-            return -1;
-        if (*p != '"')
-            return -1;
+        if (p >= end || *p != '"')
+            return -1;          /* also the empty object and a trailing comma */
         const char *k;
         size_t kn;
         p = scan_string(p, end, &k, &kn);
@@ -110,17 +114,17 @@ static int json_find(const kappa_record_t *r, const char *field, const char **v,
         const char *ve = skip_value(p, end);
         if (!ve)
             return -1;
-        if (kn == flen && memcmp(k, field, flen) == 0) {
+        if (!found && kn == flen && memcmp(k, field, flen) == 0) {
             *v = p;
             *vend = ve;
-            return 0;
+            found = true;
         }
         p = skip_ws(ve, end);
         if (p < end && *p == ',') {
             p++;
             continue;
         }
-        return -1;
+        return p < end && *p == '}' && found ? 0 : -1;
     }
 }
 

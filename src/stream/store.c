@@ -41,6 +41,9 @@ struct store {
     size_t bytes;
     dirty_key_t *dirty;
     size_t ndirty, capdirty;
+    /* A listed key left the table since the last take: if it comes back,
+     * its new entry does not know it is listed, so it may be listed twice. */
+    bool maybe_dup;
 };
 
 /* FNV-1a then a finalizer: fast and good enough for byte keys. */
@@ -78,6 +81,7 @@ static void clear_dirty(store_t *s)
     for (size_t i = 0; i < s->ndirty; i++)
         kp_free(s->dirty[i].key);
     s->ndirty = 0;
+    s->maybe_dup = false;
 }
 
 void store_clear(store_t *s)
@@ -149,10 +153,11 @@ const void *store_get(store_t *s, const void *key, size_t klen, size_t *vlen)
     return s->slots[i]->data + s->slots[i]->klen;
 }
 
-static int mark_dirty(store_t *s, entry_t *e, const void *key, size_t klen)
+/* Room on the dirty list and a copy of the key, taken before the table
+ * changes: a failed allocation then leaves the store exactly as it was
+ * (a change made but not listed would never reach the changelog). */
+static int dirty_reserve(store_t *s, const void *key, size_t klen, uint8_t **copy)
 {
-    if (e && e->dirty)
-        return 0;
     if (s->ndirty == s->capdirty) {
         size_t cap = s->capdirty ? s->capdirty * 2 : 256;
         dirty_key_t *d = kp_realloc(s->dirty, cap * sizeof *d);
@@ -165,9 +170,7 @@ static int mark_dirty(store_t *s, entry_t *e, const void *key, size_t klen)
     if (!k)
         return KP_ENOMEM;
     memcpy(k, key, klen);
-    s->dirty[s->ndirty++] = (dirty_key_t){k, klen};
-    if (e)
-        e->dirty = true;
+    *copy = k;
     return 0;
 }
 
@@ -180,6 +183,9 @@ static int put(store_t *s, const void *key, size_t klen, const void *val, size_t
     bool found;
     size_t i = find_slot(s, h, key, klen, &found);
     entry_t *e = found ? s->slots[i] : NULL;
+    uint8_t *dk = NULL;
+    if (dirty && !(e && e->dirty) && dirty_reserve(s, key, klen, &dk) != 0)
+        return KP_ENOMEM;
     if (e && vlen <= e->vcap) {
         s->bytes = s->bytes - e->vlen + vlen;
         memmove(e->data + klen, val, vlen);
@@ -189,8 +195,10 @@ static int put(store_t *s, const void *key, size_t klen, const void *val, size_t
          * of about the same size. */
         size_t vcap = vlen + vlen / 4 + 8;
         entry_t *n = kp_malloc(sizeof *n + klen + vcap);
-        if (!n)
+        if (!n) {
+            kp_free(dk);
             return KP_ENOMEM;
+        }
         n->hash = h;
         n->klen = (uint32_t)klen;
         n->vlen = (uint32_t)vlen;
@@ -206,6 +214,7 @@ static int put(store_t *s, const void *key, size_t klen, const void *val, size_t
             if ((s->count + 1) * 10 > s->cap * 7) {
                 if (grow(s) != 0) {
                     kp_free(n);
+                    kp_free(dk);
                     return KP_ENOMEM;
                 }
                 i = find_slot(s, h, key, klen, &found);
@@ -216,7 +225,11 @@ static int put(store_t *s, const void *key, size_t klen, const void *val, size_t
         }
         e = n;
     }
-    return dirty ? mark_dirty(s, e, key, klen) : 0;
+    if (dk) {
+        s->dirty[s->ndirty++] = (dirty_key_t){dk, klen};
+        e->dirty = true;
+    }
+    return 0;
 }
 
 int store_put(store_t *s, const void *key, size_t klen, const void *val, size_t vlen)
@@ -252,10 +265,17 @@ static int del(store_t *s, const void *key, size_t klen, bool dirty)
     if (!found)
         return 0;
     bool was_dirty = s->slots[i]->dirty;
-    remove_at(s, i);
     /* A key already on the dirty list stays there and is read back as
      * absent: the changelog gets a tombstone. */
-    return dirty && !was_dirty ? mark_dirty(s, NULL, key, klen) : 0;
+    uint8_t *dk = NULL;
+    if (dirty && !was_dirty && dirty_reserve(s, key, klen, &dk) != 0)
+        return KP_ENOMEM;
+    remove_at(s, i);
+    if (dk)
+        s->dirty[s->ndirty++] = (dirty_key_t){dk, klen};
+    if (dk || was_dirty)
+        s->maybe_dup = true;
+    return 0;
 }
 
 int store_delete(store_t *s, const void *key, size_t klen)
@@ -296,10 +316,45 @@ bool store_has_dirty(const store_t *s)
     return s->ndirty > 0;
 }
 
+/* Mark the later listings of keys listed twice (put, deleted, put again:
+ * the second entry was created unlisted).  A set of the keys seen, built in
+ * a scratch store. */
+static int find_dups(store_t *s, bool **dup)
+{
+    store_t *seen;
+    bool *d = kp_calloc(s->ndirty, sizeof *d);
+    if (!d || store_new(&seen) != 0) {
+        kp_free(d);
+        return KP_ENOMEM;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < s->ndirty && rc == 0; i++) {
+        size_t vlen;
+        if (store_get(seen, s->dirty[i].key, s->dirty[i].klen, &vlen))
+            d[i] = true;
+        else
+            rc = store_apply(seen, s->dirty[i].key, s->dirty[i].klen, "", 0);
+    }
+    store_free(seen);
+    if (rc) {
+        kp_free(d);
+        return rc;
+    }
+    *dup = d;
+    return 0;
+}
+
 int store_take_dirty(store_t *s, store_visit_fn *fn, void *ctx)
 {
     int rc = 0;
+    bool *dup = NULL;
+    /* Each key once, at its first change: duplicates are rare (only after
+     * a deletion), so only then pay for finding them. */
+    if (s->maybe_dup && s->ndirty > 1 && (rc = find_dups(s, &dup)) != 0)
+        return rc;
     for (size_t i = 0; i < s->ndirty && rc == 0; i++) {
+        if (dup && dup[i])
+            continue;
         dirty_key_t *d = &s->dirty[i];
         bool found;
         size_t j = find_slot(s, hash_bytes(d->key, d->klen), d->key, d->klen, &found);
@@ -311,6 +366,7 @@ int store_take_dirty(store_t *s, store_visit_fn *fn, void *ctx)
             rc = fn(ctx, d->key, d->klen, NULL, 0);
         }
     }
+    kp_free(dup);
     clear_dirty(s);
     return rc;
 }
@@ -429,6 +485,10 @@ int store_snapshot_read(store_t *s, const char *path, int64_t *changelog_next)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? KP_ENOTFOUND : -errno;
+    /* From here on the store is either the snapshot or empty: a damaged
+     * file must not leave what the store held before (the caller rebuilds
+     * from the whole changelog on top of it). */
+    store_clear(s);
     off_t size = lseek(fd, 0, SEEK_END);
     if (size < 28) {
         close(fd);
@@ -460,7 +520,6 @@ int store_snapshot_read(store_t *s, const char *path, int64_t *changelog_next)
         rc = KP_ECRC;
         goto out;
     }
-    store_clear(s);
     *changelog_next = (int64_t)kp_be64(buf + 8);
     uint64_t count = kp_be64(buf + 16);
     size_t at = 24, end = len - 4;

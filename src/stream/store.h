@@ -48,7 +48,8 @@ bool store_has_dirty(const store_t *s);
 
 /* Snapshots.  store_snapshot_read returns KP_ENOTFOUND when there is none
  * and KP_ECORRUPT/KP_ECRC for a damaged file (the caller then restores from
- * the whole changelog). */
+ * the whole changelog).  Reading replaces the store's contents; on any error
+ * but KP_ENOTFOUND the store is left empty. */
 int store_snapshot_write(store_t *s, const char *path, int64_t changelog_next);
 int store_snapshot_read(store_t *s, const char *path, int64_t *changelog_next);
 
