@@ -78,8 +78,9 @@ typedef struct kappa_source_opts {
     /* Watermark = highest event time seen on the partition minus this bound
      * (bounded out-of-orderness).  Windows close when the watermark passes
      * their end plus grace; an event whose windows have all closed is late:
-     * counted, and sent to the job's late topic if one is set
-     * (kappa_job_set_late_topic), never aggregated. */
+     * counted once, and sent to the job's late topic if one is set
+     * (kappa_job_set_late_topic) as the windowed operator received it, never
+     * aggregated. */
     int64_t max_out_of_orderness_ms;
     /* A partition with nothing to read for this long stops holding its
      * task's watermark back (0: the default, 5000 ms; -1: never idle). */
@@ -275,7 +276,8 @@ int kappa_sink(kappa_stream_t *in, const char *topic, const kappa_sink_opts_t *o
 
 /* ---- the job ------------------------------------------------------------ */
 
-/* Records later than their partition's watermark go here (unchanged). */
+/* Late records (see kappa_source_opts_t) go here, as the windowed operator
+ * that found them late received them. */
 int kappa_job_set_late_topic(kappa_job_t *job, const char *topic);
 /* A job parameter given on the command line (`kappa job run ... --param
  * KEY=VALUE`), or dflt.  Lets one plugin serve several deployments (topic

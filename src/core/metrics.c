@@ -55,6 +55,7 @@ static int reserve(prom_buf_t *b, size_t more)
     return 0;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vappend(prom_buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;

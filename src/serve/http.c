@@ -78,6 +78,7 @@ static void on_epoll(loop_t *l, int fd, uint32_t events, void *ctx)
     drive(ctx);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

@@ -76,6 +76,7 @@ typedef struct task {
     int64_t last_snapshot_ms;
     /* counters */
     uint64_t records_in, records_out, late, commits;
+    uint64_t late_mark;             /* records_in when the last late record was counted */
     /* operator context */
     const kappa_window_t *cur_window;
     int failed;                     /* an operator returned an error */

@@ -326,8 +326,13 @@ static int save_state(task_t *t, const kappa_state_t *st, const buf_t *k)
     return store_delete(t->state, k->p, k->len);
 }
 
+/* A late record is counted and sent to the late topic once, however many
+ * windowed operators of the task find it late. */
 static int late(task_t *t, const kappa_record_t *r)
 {
+    if (t->late_mark == t->records_in)
+        return 0;
+    t->late_mark = t->records_in;
     t->late++;
     if (!t->st->input->job->late_topic[0])
         return 0;
@@ -545,7 +550,12 @@ static int agg_session(task_t *t, kappa_stream_t *n, const kappa_record_t *r, bu
 }
 
 /* A timer fired for state key k: close what the watermark allows. */
-static int fire(task_t *t, const uint8_t *k, size_t klen)
+/* A timer set for time fire_ms fired for state key k: close what it is for.
+ * Sessions close only by their own timer (last + gap + grace + 1 <= fire_ms):
+ * every event of a session sets a timer, and a restored task rebuilds only
+ * the current ones, so closing later sessions from a stale timer would close
+ * them in a different order than after a restore. */
+static int fire(task_t *t, const uint8_t *k, size_t klen, int64_t fire_ms)
 {
     if (klen < 2 || k[0] == TASK_META_STORE || k[0] >= t->st->nstores)
         return 0;
@@ -587,7 +597,7 @@ static int fire(task_t *t, const uint8_t *k, size_t klen)
     key_of_state(kc.p, kc.len, false, &start, &keyrec);
     uint32_t keep = 0;
     for (uint32_t i = 0; i < ns && rc == 0; i++) {
-        if (s[i].last + w->gap_ms + w->grace_ms >= t->watermark) {
+        if (s[i].last + w->gap_ms + w->grace_ms + 1 > fire_ms) {
             s[keep++] = s[i];
             continue;
         }
@@ -615,7 +625,7 @@ static int fire_due(task_t *t)
 {
     while (t->ntimers && t->timers[0].fire_ms <= t->watermark && !t->failed) {
         timer_ent_t e = timer_pop(t);
-        int rc = fire(t, e.key, e.klen);
+        int rc = fire(t, e.key, e.klen, e.fire_ms);
         kp_free(e.key);
         if (rc) {
             t->failed = rc;
@@ -1386,6 +1396,8 @@ int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset)
 {
     t->in[in].at_end = false;
     t->in[in].idle = false;
+    if (t->in[in].node->type != NODE_TABLE)
+        t->idle = false;        /* reported as active again at the next commit */
     if (t->nin == 1)
         return take(t, in, r, offset);
     int rc = enqueue(t, in, r, offset, -1, 0);

@@ -381,7 +381,7 @@ TEST(map_flat_map_filter_sink)
            "o-enc p=-1 key=enc val=[] ts=8");
     CHECK_EQ_INT(t.records_in, 4);
     CHECK_EQ_INT(t.records_out, 11);
-    CHECK_EQ_INT(t.next_offset, next_offset);
+    CHECK_EQ_INT(t.in[0].next_offset, next_offset);
     CHECK_EQ_INT(t.late, 0);
     CHECK(!t.failed);
     task_free(&t);
@@ -650,10 +650,10 @@ TEST(watermark_is_max_event_time_minus_bound)
     CHECK(t.watermark == STREAM_WM_NONE);
     FEED(&t, "a", "1", 100);
     CHECK_EQ_INT(t.watermark, 95);
-    CHECK_EQ_INT(t.max_ts, 100);
+    CHECK_EQ_INT(t.in[0].max_ts, 100);
     FEED(&t, "a", "1", 90);             /* out of order, in [90,100): open (95 < 100) */
     CHECK_EQ_INT(t.watermark, 95);
-    CHECK_EQ_INT(t.max_ts, 100);
+    CHECK_EQ_INT(t.in[0].max_ts, 100);
     FEED(&t, "a", "1", 80);             /* [80,90) ended at 90 <= 95: late */
     CHECK_EQ_INT(t.late, 1);
     EXPECT("late p=-1 key=a val=1 ts=80");
@@ -751,7 +751,7 @@ TEST(repartition_watermark_is_min_of_upstreams)
     CHECK_OK(task_upstream_watermark(&t, 3, 1000, next_offset++));
     CHECK_OK(task_upstream_watermark(&t, -1, 1000, next_offset++));
     CHECK_EQ_INT(t.watermark, 300);
-    CHECK_EQ_INT(t.next_offset, next_offset);
+    CHECK_EQ_INT(t.in[0].next_offset, next_offset);
     /* Idleness downstream is all upstreams idle. */
     CHECK_OK(task_tick(&t, 0));
     CHECK(!t.idle);
@@ -822,8 +822,8 @@ TEST(prepare_commit_reports_watermarks_once_per_change)
            "j.v1.r1-repartition p=2 wm=91", "j.v1.r2-repartition p=0 wm=91",
            "j.v1.r2-repartition p=1 wm=91", "j.v1.r2-repartition p=2 wm=91");
     /* Idle: at the end of the input for idle_timeout_ms. */
-    t.at_end = true;
-    t.last_input_ms = 5000;
+    t.in[0].at_end = true;
+    t.in[0].last_input_ms = 5000;
     t.busy = false;
     CHECK_OK(task_tick(&t, 5999));
     CHECK(!t.idle);
@@ -882,7 +882,7 @@ TEST(meta_entry_restores_time_keeping)
     CHECK_OK(task_prepare_commit(&a));
     cap_clear(cap_cur);
     restore_into(&b, &a, job, 0, 0);
-    CHECK_EQ_INT(b.max_ts, 1000);
+    CHECK_EQ_INT(b.in[0].max_ts, 1000);
     CHECK_EQ_INT(b.watermark, 993);
     CHECK_EQ_INT(b.reported_wm, 993);
     CHECK_OK(task_prepare_commit(&b));     /* already reported before the restart */
@@ -901,9 +901,9 @@ TEST(meta_entry_restores_time_keeping)
     FEED(&a, "x", "1", 45);
     CHECK_OK(task_prepare_commit(&a));
     restore_into(&b, &a, job, 1, 3);
-    CHECK(b.up_wm[0] == 40);
-    CHECK(b.up_wm[1] == STREAM_WM_IDLE);
-    CHECK(b.up_wm[2] == STREAM_WM_NONE);
+    CHECK(b.in[0].up_wm[0] == 40);
+    CHECK(b.in[0].up_wm[1] == STREAM_WM_IDLE);
+    CHECK(b.in[0].up_wm[2] == STREAM_WM_NONE);
     CHECK(b.watermark == STREAM_WM_NONE);
     /* The open window and its timer came back too. */
     up_wm(&b, 0, 70);
@@ -1117,22 +1117,14 @@ TEST(restore_is_deterministic_repartition_stage)
 }
 
 /*
- * KNOWN BUG in task.c, kept out of the default run (main() does not call
- * this; to run it: KAPPA_TASK_KNOWN_BUGS=1).  Session windows with
- * KAPPA_EMIT_ON_CLOSE close in a different order after a restore.
- *
- * Every event of a session pushes a timer at last + gap + grace + 1, so an
- * uninterrupted task holds stale timers (from before its sessions grew);
- * a restored task has one timer per session.  fire() closes every session
- * of the key that the *watermark* has passed (task.c:576, `if (s[i].last +
- * w->gap_ms + w->grace_ms >= t->watermark)`), so a stale timer of key K2
- * popping first closes K2's session ahead of K1's session that closed
- * earlier: the uninterrupted run emits K2 then K1, the restored run K1 then
- * K2.  Fix: close only the sessions whose own close time has come, i.e.
- * compare with the popped timer's fire_ms (pass it from fire_due):
- * keep when last + gap + grace + 1 > fire_ms.
+ * Regression: session windows with KAPPA_EMIT_ON_CLOSE closed in a different
+ * order after a restore.  Every event of a session pushes a timer, so an
+ * uninterrupted task holds stale timers a restored task does not have; a
+ * stale timer closed every session the watermark had passed, ahead of
+ * other keys' sessions that closed earlier.  Sessions now close only by
+ * their own timer's time.
  */
-static void known_bug_session_on_close_order_after_restore(void)
+static void test_session_on_close_order_same_after_restore(void)
 {
     determinism_run(false, AGG_SES, 500, 7);
     determinism_run(false, AGG_ALL, 400, 9);
@@ -1140,16 +1132,10 @@ static void known_bug_session_on_close_order_after_restore(void)
 }
 
 /*
- * PROBABLE BUG in task.c, kept out of the default run like the one above.
- * One late event seen by two windowed aggregates of the same task is
- * counted twice in t->late and written twice to the late topic: late()
- * (task.c:321) runs once per aggregate that finds all its windows closed
- * (agg_fixed_windows: `return any ? 0 : late(t, r);`, agg_session likewise).
- * kappa.h and invariant (3) speak of one event being late once.  (Also,
- * the record written is the one the aggregate received, after any
- * map/key_by, while kappa.h says "unchanged".)
+ * Regression: one late event seen by two windowed aggregates of a task was
+ * counted twice and written twice to the late topic.
  */
-static void known_bug_late_event_counted_per_aggregate(void)
+static void test_late_event_counted_once_for_all_aggregates(void)
 {
     kappa_job_t *job = new_job();
     kappa_job_set_late_topic(job, "late");
@@ -1196,13 +1182,8 @@ int main(void)
     RUN(restore_is_deterministic_session_emit_changes);
     RUN(restore_is_deterministic_aggregates_together);
     RUN(restore_is_deterministic_repartition_stage);
-    if (getenv("KAPPA_TASK_KNOWN_BUGS"))
-    {
-        test_run("known_bug_session_on_close_order_after_restore",
-                 known_bug_session_on_close_order_after_restore);
-        test_run("known_bug_late_event_counted_per_aggregate",
-                 known_bug_late_event_counted_per_aggregate);
-    }
+    RUN(session_on_close_order_same_after_restore);
+    RUN(late_event_counted_once_for_all_aggregates);
     cap_free(&cap_default);
     return test_summary();
 }
