@@ -418,8 +418,42 @@ static int restore_changelog(runner_t *rn, task_t *t, int64_t from, uint64_t *nr
     return rc;
 }
 
+/*
+ * Learn the task's output topics' leaders now: librdkafka otherwise looks up
+ * a topic it has not produced to yet on its 1-second topic scan, which
+ * stalled every first commit by a second (the first transaction waits for
+ * the flush).
+ */
+static void warm_topics(runner_t *rn, task_t *t)
+{
+    const char *names[32];
+    int n = 0;
+    names[n++] = t->st->changelog;
+    for (int i = 0; i < t->st->nrepart_out && n < 31; i++)
+        names[n++] = t->st->repart_out[i]->topic;
+    for (int i = 0; i < rn->job->nnodes && n < 31; i++) {
+        kappa_stream_t *x = rn->job->nodes[i];
+        if (x->type == NODE_SINK && x->subtopo == t->st->id)
+            names[n++] = x->topic;
+    }
+    if (rn->job->late_topic[0])
+        names[n++] = rn->job->late_topic;
+    for (int i = 0; i < n; i++) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(t->producer, names[i], NULL);
+        if (!rkt)
+            continue;
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(t->producer, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        t->out_topics[t->nout_topics++] = rkt;
+    }
+}
+
 static void task_destroy(task_t *t)
 {
+    for (int i = 0; i < t->nout_topics; i++)
+        rd_kafka_topic_destroy(t->out_topics[i]);
+    t->nout_topics = 0;
     if (t->producer) {
         if (t->txn_open) {
             rd_kafka_error_t *e = rd_kafka_abort_transaction(t->producer, 10000);
@@ -432,10 +466,25 @@ static void task_destroy(task_t *t)
     kp_free(t);
 }
 
+/* What to do about a failed transactional call. */
+#define TXN_RETRY 1     /* retriable (a timeout): call it again */
+#define TXN_ABORT 2     /* abortable: abort, restore the task, resume from its commit */
+
 static int txn_call(task_t *t, const char *what, rd_kafka_error_t *e)
 {
     if (!e)
         return 0;
+    if (!rd_kafka_error_is_fatal(e) && rd_kafka_error_is_retriable(e)) {
+        KP_WARN("task %s: %s: %s; retrying", t->id, what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return TXN_RETRY;
+    }
+    if (!rd_kafka_error_is_fatal(e) && rd_kafka_error_txn_requires_abort(e)) {
+        KP_WARN("task %s: %s: %s; aborting the transaction and restoring the task from its "
+                "last commit", t->id, what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return TXN_ABORT;
+    }
     if (rd_kafka_error_is_fatal(e) ||
         rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__FENCED ||
         rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
@@ -484,6 +533,7 @@ static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
     if (txn_call(t, "init_transactions", rd_kafka_init_transactions(t->producer, 60000)))
         goto fail;
     KP_DEBUG("task %s: init_transactions took %.1f ms", t->id, (double)(kp_mono_ns() - t0) / 1e6);
+    warm_topics(rn, t);
     char snap[4200];
     snapshot_path(rn, t, snap, sizeof snap);
     int64_t from = 0;
@@ -518,6 +568,51 @@ fail:
 }
 
 /*
+ * After an aborted transaction: replace the task by a fresh one (new
+ * producer, state restored from snapshot + changelog) and move its inputs
+ * back to the committed offsets.  Records the consumer already fetched past
+ * them are dropped by the seek.
+ */
+static int task_reset(runner_t *rn, task_t *t)
+{
+    rd_kafka_error_t *e = rd_kafka_abort_transaction(t->producer, 30000);
+    if (e)
+        rd_kafka_error_destroy(e);      /* the new producer's init aborts it anyway */
+    t->txn_open = false;
+    int idx = -1;
+    for (int i = 0; i < rn->ntasks; i++)
+        if (rn->tasks[i] == t)
+            idx = i;
+    subtopo_t *st = t->st;
+    int32_t partition = t->partition;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->nin);
+    for (int i = 0; i < t->nin; i++)
+        rd_kafka_topic_partition_list_add(l, t->in[i].node->topic, partition);
+    task_destroy(t);
+    task_t *n = idx >= 0 ? task_create(rn, st, partition) : NULL;
+    if (!n) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return KP_EINVAL;
+    }
+    rn->tasks[idx] = n;
+    rd_kafka_resp_err_t err = rd_kafka_committed(rn->consumer, l, 30000);
+    for (int i = 0; err == 0 && i < l->cnt; i++)
+        if (l->elems[i].offset < 0)
+            l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_error_t *se = err ? NULL : rd_kafka_seek_partitions(rn->consumer, l, 30000);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err || se) {
+        KP_ERROR("task %s: cannot move back to the committed offsets: %s", n->id,
+                 err ? rd_kafka_err2str(err) : rd_kafka_error_string(se));
+        if (se)
+            rd_kafka_error_destroy(se);
+        return KP_EINVAL;
+    }
+    KP_INFO("task %s: restored and resumed from its last commit", n->id);
+    return 0;
+}
+
+/*
  * Committing is three steps: (a) on the loop thread, the task's state
  * changes and watermark reports join its transaction; (b) the blocking
  * transaction calls, on one thread per task so the tasks' commits overlap
@@ -544,15 +639,28 @@ static void *commit_txn(void *arg)
         if (t->in[i].next_offset > 0)
             rd_kafka_topic_partition_list_add(l, t->in[i].node->topic, t->partition)->offset =
                 t->in[i].next_offset;
-    rd_kafka_error_t *e = NULL;
-    if (l->cnt > 0)
-        e = rd_kafka_send_offsets_to_transaction(t->producer, l, j->g, 30000);
+    int rc = 0;
+    for (int attempt = 0; l->cnt > 0 && attempt < 10; attempt++) {
+        rc = txn_call(t, "send_offsets_to_transaction",
+                      rd_kafka_send_offsets_to_transaction(t->producer, l, j->g, 30000));
+        if (rc != TXN_RETRY)
+            break;
+    }
     rd_kafka_topic_partition_list_destroy(l);
-    if (txn_call(t, "send_offsets_to_transaction", e))
+    if (rc) {
+        j->rc = rc == TXN_RETRY ? KP_EINVAL : rc;
         return NULL;
+    }
     int64_t c1 = kp_mono_ns();
-    if (txn_call(t, "commit_transaction", rd_kafka_commit_transaction(t->producer, 30000)))
+    for (int attempt = 0; attempt < 10; attempt++) {
+        rc = txn_call(t, "commit_transaction", rd_kafka_commit_transaction(t->producer, 30000));
+        if (rc != TXN_RETRY)
+            break;
+    }
+    if (rc) {
+        j->rc = rc == TXN_RETRY ? KP_EINVAL : rc;
         return NULL;
+    }
     j->end_ns = kp_mono_ns() - c1;
     job_metrics_commit(j->rn->metrics, j->end_ns);
     t->txn_open = false;
@@ -597,14 +705,23 @@ static int commit_all(runner_t *rn)
     for (int i = 0; i < started; i++) {
         if (jobs[i].th)
             pthread_join(jobs[i].th, NULL);
-        if (jobs[i].rc)
+        if (jobs[i].rc == TXN_ABORT) {
+            /* Invariant (1) holds by starting the task over from its last
+             * commit: nothing of the aborted transaction was visible. */
+            if (task_reset(rn, jobs[i].t) != 0)
+                rc = KP_EINVAL;
+            jobs[i].t = NULL;
+        } else if (jobs[i].rc) {
             rc = jobs[i].rc;
+        }
     }
     if (g)
         rd_kafka_consumer_group_metadata_destroy(g);
     int64_t now = kp_mono_ns() / 1000000;
     for (int i = 0; rc == 0 && i < n; i++) {
         task_t *t = jobs[i].t;
+        if (!t)
+            continue;           /* reset above */
         t->busy = false;
         t->commits++;
         rn->commits++;

@@ -81,6 +81,8 @@ typedef struct task {
     const kappa_window_t *cur_window;
     int failed;                     /* an operator returned an error */
     void *ext;                      /* task.c's scratch buffers */
+    rd_kafka_topic_t *out_topics[32];   /* runner: output topics, metadata warmed */
+    int nout_topics;
 } task_t;
 
 /* task.c */
