@@ -800,7 +800,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         KP_INFO("assigned %d task(s)", rn->ntasks);
         rd_kafka_assign(rk, rn->fatal ? NULL : parts);
     } else {
-        if (!rn->fatal)
+        /* Partitions lost (our session expired, e.g. the process was
+         * paused): another runner may own the tasks already, so drop them
+         * without committing -- their open transactions abort, and whatever
+         * they did is redone by the new owner from the last commit. */
+        if (rd_kafka_assignment_lost(rk))
+            KP_WARN("assignment lost (the group session expired): dropping %d task(s) "
+                    "without committing", rn->ntasks);
+        else if (!rn->fatal)
             commit_all(rn);
         KP_INFO("revoked %d task(s)", rn->ntasks);
         drop_tasks(rn);

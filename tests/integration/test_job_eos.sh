@@ -65,7 +65,7 @@ nb=$(wc -l <"$W/bids-v1.txt"); nc=$(wc -l <"$W/counts-v1.txt")
 # -- SIGKILL at random points, restarted each time ----------------------------------
 # Each kill lands while tasks run: after the runner's assignment, at a
 # random point in the next 0-1.5 s (mid-batch, mid-commit, mid-snapshot).
-assigned() { grep -c "assigned [1-9]" "$W/v2.log" 2>/dev/null || true; }
+assigned() { local n; n=$(grep -c "assigned [1-9]" "$W/v2.log" 2>/dev/null); echo "${n:-0}"; }
 for i in $(seq 1 "$KILLS"); do
     before=$(assigned)
     run_job 2 "$W/v2.log"
@@ -88,16 +88,24 @@ kill -STOP $zombie
 run_job 3 "$W/v3b.log"; replacement=$JOB_PID
 sleep 6                         # the zombie's session (2 s) expires; tasks move
 kill -CONT $zombie
-for _ in $(seq 1 100); do kill -0 $zombie 2>/dev/null || break; sleep 0.1; done
-if ! kill -0 $zombie 2>/dev/null && grep -q "zombie\|fenced\|revoked" "$W/v3a.log"; then
-    pass "the resumed zombie runner is fenced and stops"
+# The zombie either tries to commit and is fenced by the broker (and stops),
+# or learns first that its session expired and drops its tasks uncommitted
+# (then it may rejoin as a new member).  Either way its stale transactions
+# abort: the output check below is what proves it.
+for _ in $(seq 1 100); do
+    kill -0 $zombie 2>/dev/null || break
+    grep -q "assignment lost" "$W/v3a.log" && break
+    sleep 0.1
+done
+if grep -q "this one was a zombie" "$W/v3a.log" && ! kill -0 $zombie 2>/dev/null; then
+    pass "the resumed zombie runner is fenced by the broker and stops"
+elif grep -q "assignment lost" "$W/v3a.log"; then
+    pass "the resumed zombie runner drops its tasks without committing"
 else
-    fail "zombie fenced" "zombie still running: $(tail -n 3 "$W/v3a.log")"
-    kill -9 $zombie
+    fail "zombie fenced" "neither fenced nor lost: $(tail -n 3 "$W/v3a.log")"
 fi
-wait $zombie 2>/dev/null
 caught_up 3 300 || fail "replacement catches up" "$(tail -n 5 "$W/v3b.log")"
-kill -TERM $replacement; wait $replacement
+kill -TERM $replacement $zombie 2>/dev/null; wait $replacement; wait $zombie 2>/dev/null
 same_output "the zombie's writes never appear: outputs equal the clean run's" 3
 
 # -- a broker restart mid-job ---------------------------------------------------------
@@ -118,8 +126,9 @@ sleep 4
 grep -q "assigned [1-7] task" "$W/v5b.log" && pass "a second runner takes some of the tasks" \
     || fail "second runner shares tasks" "$(grep assigned "$W/v5b.log" | tail -n 2)"
 kill -TERM $second; wait $second
+back() { local n; n=$(grep -c "assigned 8 task" "$W/v5a.log" 2>/dev/null); [ "${n:-0}" -ge 2 ]; }
+for _ in $(seq 1 300); do back && break; sleep 0.1; done
+back && pass "the first runner takes all tasks back" || fail "tasks return" "$(grep assigned "$W/v5a.log")"
 caught_up 5 300 || fail "rebalanced job catches up" "$(tail -n 5 "$W/v5a.log")"
-grep -c "assigned 8 task" "$W/v5a.log" | grep -q '^[2-9]' && pass "the first runner takes all tasks back" \
-    || fail "tasks return" "$(grep assigned "$W/v5a.log")"
 kill -TERM $first; wait $first
 same_output "a rebalance from one runner to two and back: still exactly once" 5
