@@ -229,13 +229,14 @@ t kappa group seek g --to ""
 t kappa group list --format j
 t kappa bench produce --compression ""
 t kappa completion ""
+t kappa job ""
 complete -p kappa
 ' _ "$KAPPA" "$BROKER" 2>&1)
 want="group
 list describe seek delete
 cluster
 info health
-server topic group cluster log job view nexmark bench demo version help completion
+server topic group cluster log job nexmark bench version help completion
 fresh
 fresh
 --to --topics --timeout
@@ -243,5 +244,6 @@ start end @
 json
 none gzip snappy lz4 zstd
 bash
+run
 complete -F _kappa kappa"
 if [ "$got" == "$want" ]; then pass "bash completion: commands, subcommands, flags, group names"; else fail "bash completion" "$(diff <(echo "$want") <(echo "$got"))"; fi
