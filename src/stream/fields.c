@@ -84,6 +84,21 @@ static const char *skip_value(const char *p, const char *end)
     return q > p ? q : NULL;
 }
 
+/*
+ * Which value was last found to be a complete object, and during which
+ * operator call (stream_record_epoch, bumped by the runtime before each call
+ * into job code).  A job reads several fields of one record: the first
+ * lookup walks the whole object to check it is complete, the others stop at
+ * their field.  Within one call the record cannot change, so the memo is
+ * sound; a new call -- even with a buffer at the same address -- checks again.
+ */
+__thread uint64_t stream_record_epoch;
+static __thread struct {
+    const char *p;
+    size_t len;
+    uint64_t epoch;
+} complete_memo;
+
 /* Find a top-level field; *v and *vend bound its value.  The first of
  * duplicate keys wins; the object must be complete. */
 static int json_find(const kappa_record_t *r, const char *field, const char **v,
@@ -92,6 +107,8 @@ static int json_find(const kappa_record_t *r, const char *field, const char **v,
     if (!r->value)
         return -1;
     const char *p = r->value, *end = p + r->value_len;
+    bool known_complete = complete_memo.p == p && complete_memo.len == r->value_len &&
+                          complete_memo.epoch == stream_record_epoch && stream_record_epoch;
     size_t flen = strlen(field);
     p = skip_ws(p, end);
     if (p >= end || *p != '{')
@@ -118,13 +135,21 @@ static int json_find(const kappa_record_t *r, const char *field, const char **v,
             *v = p;
             *vend = ve;
             found = true;
+            if (known_complete)
+                return 0;
         }
         p = skip_ws(ve, end);
         if (p < end && *p == ',') {
             p++;
             continue;
         }
-        return p < end && *p == '}' && found ? 0 : -1;
+        if (p < end && *p == '}') {
+            complete_memo.p = r->value;
+            complete_memo.len = r->value_len;
+            complete_memo.epoch = stream_record_epoch;
+            return found ? 0 : -1;
+        }
+        return -1;
     }
 }
 

@@ -898,6 +898,7 @@ static int handle(runner_t *rn, rd_kafka_message_t *m)
     rd_kafka_timestamp_type_t tt;
     int64_t kts = rd_kafka_message_timestamp(m, &tt);
     kappa_record_t r = {m->key, m->key_len, m->payload, m->len, 0};
+    stream_record_epoch++;      /* a new record: field lookups check it afresh */
     r.timestamp = event_time(node, &r, kts);
     return task_offer(t, in, &r, m->offset);
 }

@@ -104,6 +104,10 @@ struct kappa_job {
     const char *const *params;          /* KEY=VALUE, NULL-ended (the caller's) */
 };
 
+/* fields.c: bumped before every call into job code, so field lookups may
+ * remember that a value was already checked during the current call. */
+extern __thread uint64_t stream_record_epoch;
+
 /* graph.c */
 int job_new(const char *name, int version, kappa_job_t **out);
 void job_free(kappa_job_t *job);

@@ -289,6 +289,7 @@ static int emit_result(task_t *t, kappa_stream_t *n, const kappa_record_t *keyre
                        const void *state, size_t len, const kappa_window_t *w)
 {
     kappa_ctx_t ctx = {t, n, 0, NULL};
+    stream_record_epoch++;
     const kappa_window_t *saved = t->cur_window;
     t->cur_window = w;
     int rc;
@@ -653,6 +654,7 @@ static kappa_state_t *scratch_state(task_t *t, const kappa_stream_t *n)
 static int run(task_t *t, kappa_stream_t *n, kappa_stream_t *from, const kappa_record_t *r)
 {
     kappa_ctx_t ctx = {t, n, 0, NULL};
+    stream_record_epoch++;
     int rc = 0;
     switch (n->type) {
     case NODE_MAP:
@@ -748,6 +750,7 @@ static int call_join(task_t *t, kappa_stream_t *n, const kappa_record_t *l,
                      const kappa_record_t *r)
 {
     kappa_ctx_t ctx = {t, n, 0, NULL};
+    stream_record_epoch++;
     int rc = n->join.fn(&ctx, l, r, n->join.arg);
     if (rc && !t->failed) {
         KP_ERROR("task %s: join '%s' failed (%d)", t->id, n->name, rc);
@@ -1223,6 +1226,7 @@ static int proc_call(task_t *t, kappa_stream_t *n, const kappa_record_t *key,
         rc = load_state(t, st, &k);
     if (rc == 0) {
         kappa_ctx_t ctx = {t, n, 0, key};
+        stream_record_epoch++;
         int urc = in ? n->proc.process(&ctx, st, in, n->proc.arg)
                      : n->proc.on_timer(&ctx, st, key, n->proc.arg);
         if (urc && !t->failed) {

@@ -8,6 +8,7 @@
  */
 #include "test.h"
 #include "kappa.h"
+#include "stream/stream_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +436,25 @@ TEST(csv_truncated_at_every_length)
     CHECK(!cf("x,\"b,\"\"c", 1, b, sizeof b));
 }
 
+/* The "already checked" memo holds only within one operator call: the same
+ * buffer, rewritten into a truncated object of the same length, is checked
+ * again once the runtime moves to the next call. */
+static void test_json_memo_is_per_call(void)
+{
+    char buf[] = "{\"a\":12,\"b\":3}";
+    kappa_record_t r = {0};
+    r.value = buf;
+    r.value_len = strlen(buf);
+    int64_t v;
+    stream_record_epoch = 41;
+    CHECK(kappa_json_i64(&r, "b", &v) == 0 && v == 3);     /* walks it all: complete */
+    CHECK(kappa_json_i64(&r, "a", &v) == 0 && v == 12);    /* memo: stops at "a" */
+    memcpy(buf, "{\"a\":12,\"b\":3 ", r.value_len);       /* no closing brace now */
+    stream_record_epoch = 42;                               /* the next call */
+    CHECK(kappa_json_i64(&r, "a", &v) == -1);
+    stream_record_epoch = 0;
+}
+
 int main(void)
 {
     RUN(json_flat_object);
@@ -444,6 +464,7 @@ int main(void)
     RUN(json_not_an_object);
     RUN(json_malformed_objects);
     RUN(json_truncated_at_every_length);
+    RUN(json_memo_is_per_call);
     RUN(csv_fields);
     RUN(csv_integers);
     RUN(csv_truncated_at_every_length);
