@@ -299,6 +299,11 @@ typedef struct kappa_run_opts {
     int session_timeout_ms;         /* consumer group session; default 10000 */
     const char *const *params;      /* KEY=VALUE strings for kappa_job_param, NULL-ended */
     const char *http;               /* HOST:PORT to serve GET /metrics on; NULL: none */
+    /* librdkafka properties (KEY=VALUE, NULL-ended) applied last to the
+     * group consumer and to every task's producer: tuning and security
+     * (sasl.*, ssl.*) for a Kafka cluster. */
+    const char *const *consumer_props;
+    const char *const *producer_props;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

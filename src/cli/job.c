@@ -12,6 +12,7 @@
 #include "kappa.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@ static void usage(FILE *f)
             "      --session-timeout-ms MS   group session timeout (default 10000)\n"
             "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
             "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
+            "      --consumer-property K=V   a librdkafka property for the consumer; repeatable\n"
+            "      --producer-property K=V   a librdkafka property for the task producers\n"
             "  -h, --help                    this help\n");
 }
 
@@ -56,8 +59,8 @@ static int job_run(int argc, char **argv)
     const char *name = NULL, *plugin = NULL;
     int64_t version = 0, v;
     kappa_run_opts_t o = {0};
-    const char *params[65] = {0};
-    int nparams = 0;
+    const char *params[65] = {0}, *cprops[65] = {0}, *pprops[65] = {0};
+    int nparams = 0, ncprops = 0, npprops = 0;
     cli_common_t common;
     cli_common_init(&common, "kappa job run");
     o.brokers = common.brokers;
@@ -90,6 +93,18 @@ static int job_run(int argc, char **argv)
                 return 2;
             }
             params[nparams++] = val;
+            i++;
+        } else if (strcmp(a, "--consumer-property") == 0 ||
+                   strcmp(a, "--producer-property") == 0) {
+            bool cons = a[2] == 'c';
+            if (!strchr(val, '=') || val[0] == '=' || (cons ? ncprops : npprops) == 64) {
+                fprintf(stderr, "kappa job run: %s takes KEY=VALUE (at most 64)\n", a);
+                return 2;
+            }
+            if (cons)
+                cprops[ncprops++] = val;
+            else
+                pprops[npprops++] = val;
             i++;
         } else if (strcmp(a, "--http") == 0) {
             o.http = val;
@@ -152,6 +167,8 @@ static int job_run(int argc, char **argv)
         return 1;
     }
     o.params = params;
+    o.consumer_props = cprops;
+    o.producer_props = pprops;
     int rc = kappa_job_run(name, (int)version, define, &o);
     /* The plugin stays loaded: librdkafka threads may still be winding down
      * callbacks into it at exit. */
