@@ -26,11 +26,19 @@
  *      torn pages and is wiped before LMDB reads a page of it.
  *  (3) count and bytes always describe the transaction's view; the
  *      committed copies are what a rollback returns to.
+ *  (4) A deferred store_disk_commit() (one within commit_ms of the last
+ *      LMDB commit) leaves the transaction open holding exactly the state
+ *      its offset covers; the next LMDB commit records the offset of the
+ *      last store_disk_commit() before it.  Pages rewritten many times in
+ *      the window are written once -- at uniform random keys most updates
+ *      dirty a page of their own, and a commit per 100 ms round wrote
+ *      hundreds of MB (BENCHMARKS.md).
  */
 #include "stream/store_disk.h"
 
 #include "core/crc32c.h"
 #include "core/kp_endian.h"
+#include "core/kp_clock.h"
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
 #include "core/logging.h"
@@ -65,10 +73,16 @@ struct store_disk {
     size_t count, bytes;        /* invariant (3) */
     size_t count_committed, bytes_committed;
     bool cleared;               /* the next commit records offset 0 */
-    bool changed;               /* put/delete since the last commit */
+    bool changed;               /* put/delete since the last store_disk_commit */
+    bool deferred;              /* txn holds changes covered by deferred_offset */
+    int64_t deferred_offset;
+    int commit_ms;              /* see store_disk_set_commit_ms() */
+    int64_t last_commit_ms;     /* of the last LMDB commit */
     uint64_t applied;           /* records applied since the last commit */
     store_t *dirty;             /* keys only */
 };
+
+static int store_disk_commit_now(store_disk_t *s, int64_t changelog_next);
 
 static int mdb_error(const store_disk_t *s, const char *what, int rc)
 {
@@ -240,6 +254,8 @@ int store_disk_open(const char *dir, store_disk_t **out)
     if (!s)
         return KP_ENOMEM;
     s->marker_fd = -1;
+    s->commit_ms = STORE_DISK_COMMIT_MS;
+    s->last_commit_ms = kp_mono_ns() / 1000000;
     int rc = store_new(&s->dirty);
     if (rc)
         goto fail;
@@ -309,6 +325,9 @@ void store_disk_close(store_disk_t *s)
 {
     if (!s)
         return;
+    /* A deferred commit is exactly what the caller committed: keep it. */
+    if (s->deferred && !s->changed)
+        store_disk_commit_now(s, s->deferred_offset);
     store_disk_rollback(s);
     /* Invariant (2): "closed" only once everything committed is on disk. */
     int rc = mdb_env_sync(s->env, 1);
@@ -350,12 +369,32 @@ void store_disk_rollback(store_disk_t *s)
     s->cur = NULL;
     s->count = s->count_committed;
     s->bytes = s->bytes_committed;
-    s->cleared = s->changed = false;
+    s->cleared = s->changed = s->deferred = false;
     s->applied = 0;
     store_clear(s->dirty);
 }
 
+void store_disk_set_commit_ms(store_disk_t *s, int ms)
+{
+    s->commit_ms = ms;
+}
+
 int store_disk_commit(store_disk_t *s, int64_t changelog_next)
+{
+    int64_t now = kp_mono_ns() / 1000000;
+    if (!s->txn && changelog_next == s->changelog_next)
+        return 0;               /* nothing new */
+    if (s->txn && s->commit_ms > 0 && now - s->last_commit_ms < s->commit_ms) {
+        /* Invariant (4): the transaction is exactly the covered state. */
+        s->deferred = true;
+        s->deferred_offset = changelog_next;
+        s->changed = false;
+        return 0;
+    }
+    return store_disk_commit_now(s, changelog_next);
+}
+
+static int store_disk_commit_now(store_disk_t *s, int64_t changelog_next)
 {
     int rc = begin(s);
     if (rc)
@@ -382,8 +421,9 @@ int store_disk_commit(store_disk_t *s, int64_t changelog_next)
     s->changelog_next = changelog_next;
     s->count_committed = s->count;
     s->bytes_committed = s->bytes;
-    s->cleared = s->changed = false;
+    s->cleared = s->changed = s->deferred = false;
     s->applied = 0;
+    s->last_commit_ms = kp_mono_ns() / 1000000;
     return 0;
 }
 
@@ -506,7 +546,7 @@ int store_disk_apply(store_disk_t *s, const void *key, size_t klen, const void *
     /* Invariant (1): an automatic commit keeps the recorded offset, and only
      * happens while the transaction holds nothing but changelog records. */
     if (++s->applied >= APPLY_COMMIT_EVERY && !s->changed)
-        rc = store_disk_commit(s, s->cleared ? 0 : s->changelog_next);
+        rc = store_disk_commit_now(s, s->cleared ? 0 : s->changelog_next);
     return rc;
 }
 

@@ -45,7 +45,9 @@
  *
  * Durability: store_disk_commit() writes the changes since the previous
  * commit and the changelog offset they cover in one LMDB transaction,
- * without fsync (MDB_NOSYNC): the changelog in Kafka is the durable copy.
+ * without fsync (MDB_NOSYNC), at most every STORE_DISK_COMMIT_MS: the
+ * changelog in Kafka is the durable copy, and a restart replays what the
+ * store did not commit.
  * A killed process loses nothing committed (the page cache has it).  After
  * a machine crash the store is wiped on open and rebuilt from the
  * changelog: the marker file records the boot that opened the store, and a
@@ -64,6 +66,7 @@
 
 #define STORE_DISK_KEY_MAX 510      /* LMDB's 511-byte limit less a prefix byte */
 #define STORE_DISK_MAP_BYTES ((size_t)256 << 30) /* address space, not disk */
+#define STORE_DISK_COMMIT_MS 5000   /* at most this much changelog to replay */
 
 typedef struct store_disk store_disk_t;
 
@@ -73,13 +76,20 @@ int store_disk_open(const char *dir, store_disk_t **out);
 /* Drop uncommitted changes, sync, mark the store closed cleanly. */
 void store_disk_close(store_disk_t *s);
 
-/* The changelog offset the committed state covers: replay from here.  0
- * when the store is new or was wiped. */
+/* The changelog offset the state committed to LMDB covers: replay from
+ * here.  0 when the store is new or was wiped. */
 int64_t store_disk_changelog_next(const store_disk_t *s);
-/* Make every change so far, and the offset it covers, one durable unit (as
- * durable as the page cache; see above). */
+/* Every change so far is covered by changelog_next: make them one durable
+ * unit (as durable as the page cache; see above).  The LMDB commit happens
+ * at most every commit_ms (default STORE_DISK_COMMIT_MS); a call within
+ * that window only notes the offset, and the open transaction carries on.
+ * Either way a close keeps what the last call covered. */
 int store_disk_commit(store_disk_t *s, int64_t changelog_next);
-/* Drop the changes since the last commit (and the dirty set). */
+/* 0 commits to LMDB at every store_disk_commit(). */
+void store_disk_set_commit_ms(store_disk_t *s, int ms);
+/* Drop every change since the last LMDB commit (and the dirty set): the
+ * state goes back to store_disk_changelog_next(), which may be older than
+ * the last store_disk_commit() call; the caller replays from there. */
 void store_disk_rollback(store_disk_t *s);
 /* Remove every entry and the dirty set; the recorded offset becomes 0 at
  * the next commit. */

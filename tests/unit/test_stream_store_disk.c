@@ -2,7 +2,7 @@
  * test_stream_store_disk.c -- the on-disk state store (stream/store_disk.h)
  * against the in-memory store as the reference: the same answers and the
  * same dirty records over seeded random operations; the changelog offset
- * and data across close and reopen; rollback; the automatic commits of a
+ * and data across close and reopen; rollback; deferred commits; the automatic commits of a
  * restore; a process killed mid-commit (fork + SIGKILL); and the wipe of a
  * store that cannot be trusted (another boot, no marker, no or a damaged
  * meta record, a garbage file).
@@ -305,6 +305,7 @@ TEST(reopen_keeps_committed_data_and_offset)
     const char *dir = test_tmpdir("sdreopen");
     store_disk_t *d;
     CHECK_OK(store_disk_open(dir, &d));
+    store_disk_set_commit_ms(d, 0);
     CHECK_EQ_INT(store_disk_changelog_next(d), 0);
     for (int i = 0; i < 5000; i++) {
         char k[16], v[32];
@@ -342,6 +343,7 @@ TEST(rollback_and_clear)
     const char *dir = test_tmpdir("sdroll");
     store_disk_t *d;
     CHECK_OK(store_disk_open(dir, &d));
+    store_disk_set_commit_ms(d, 0);
     put_str(d, "a", "1");
     CHECK_OK(store_disk_commit(d, 10));
     put_str(d, "a", "22");
@@ -382,6 +384,7 @@ TEST(restore_commits_keep_offset)
     const char *dir = test_tmpdir("sdrestore");
     store_disk_t *d;
     CHECK_OK(store_disk_open(dir, &d));
+    store_disk_set_commit_ms(d, 0);
     put_str(d, "a", "1");
     CHECK_OK(store_disk_commit(d, 5));
     for (int i = 0; i < 70000; i++) {
@@ -420,6 +423,7 @@ static void child_rounds(const char *dir)
     store_disk_t *d;
     if (store_disk_open(dir, &d) != 0)
         _exit(3);
+    store_disk_set_commit_ms(d, 0);     /* an LMDB commit per round */
     for (int64_t r = store_disk_changelog_next(d) + 1;; r++) {
         char v[64];
         snprintf(v, sizeof v, "%lld-padding-to-make-pages", (long long)r);
@@ -563,6 +567,52 @@ TEST(untrusted_store_is_wiped)
     test_rmtree(dir);
 }
 
+/* Commits within commit_ms are deferred: a close keeps exactly what the
+ * last store_disk_commit covered, a killed process loses them all. */
+TEST(deferred_commits)
+{
+    const char *dir = test_tmpdir("sddefer");
+    store_disk_t *d;
+    CHECK_OK(store_disk_open(dir, &d));
+    store_disk_set_commit_ms(d, 60000);
+    put_str(d, "a", "1");
+    CHECK_OK(store_disk_commit(d, 5));
+    CHECK_EQ_INT(store_disk_changelog_next(d), 0);      /* not in LMDB yet */
+    put_str(d, "b", "2");                               /* not covered */
+    store_disk_close(d);
+    CHECK_OK(store_disk_open(dir, &d));
+    CHECK_EQ_INT(store_disk_changelog_next(d), 0);
+    CHECK_EQ_INT(store_disk_count(d), 0);
+    store_disk_set_commit_ms(d, 60000);
+    put_str(d, "a", "1");
+    CHECK_OK(store_disk_commit(d, 5));
+    put_str(d, "b", "2");
+    CHECK_OK(store_disk_commit(d, 6));
+    store_disk_close(d);
+    CHECK_OK(store_disk_open(dir, &d));
+    CHECK_EQ_INT(store_disk_changelog_next(d), 6);
+    CHECK(has_value(d, "a", "1") && has_value(d, "b", "2"));
+    store_disk_close(d);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (store_disk_open(dir, &d) != 0)
+            _exit(3);
+        store_disk_set_commit_ms(d, 60000);
+        store_disk_put(d, "x", 1, "1", 1);
+        _exit(store_disk_commit(d, 9) == 0 ? 0 : 4);    /* then dies */
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_OK(store_disk_open(dir, &d));
+    CHECK_EQ_INT(store_disk_changelog_next(d), 6);
+    CHECK(!has_value(d, "x", "1"));
+    CHECK_EQ_INT(store_disk_count(d), 2);
+    store_disk_close(d);
+    test_rmtree(dir);
+}
+
 int main(void)
 {
     RUN(random_ops_match_reference);
@@ -570,6 +620,7 @@ int main(void)
     RUN(reopen_keeps_committed_data_and_offset);
     RUN(rollback_and_clear);
     RUN(restore_commits_keep_offset);
+    RUN(deferred_commits);
     RUN(killed_mid_commit_opens_consistent);
     RUN(untrusted_store_is_wiped);
     return test_summary();
