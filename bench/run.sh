@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh -- run the log engine benchmark; `make bench` calls this with
+# bench/run.sh -- run the log engine and state store benchmarks; `make bench` calls this with
 # BUILD set.  Arguments go to log_bench (try --quick, --dir, --only, --help).
 # The output is also saved in build/bench-results.txt.
 set -euo pipefail
@@ -14,5 +14,9 @@ if [[ ! -x $bin ]]; then
 fi
 mkdir -p build
 "$bin" "$@" 2>&1 | tee build/bench-results.txt
+# Stream state stores (memory, LMDB, RocksDB): 1M keys by default, a few
+# minutes; BENCHMARKS.md's figures come from a run without arguments.
+"$BUILD/bench/state_store_bench" ${STATE_BENCH_ARGS:---keys 1000000 --seconds 10} 2>&1 |
+    tee -a build/bench-results.txt
 # Broker benchmarks (kappa server + kappa bench, Redis Streams as peer).
 bench/broker_bench.sh 2>&1 | tee -a build/bench-results.txt

@@ -10,7 +10,8 @@ set -eu
 # Debian's python3; kafkajs comes from npm with a lockfile, installed by
 # tests/integration/test_kafkajs.sh).
 PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
-      libclang-rt-14-dev util-linux librdkafka-dev libmicrohttpd-dev
+      libclang-rt-14-dev util-linux librdkafka-dev libmicrohttpd-dev liblmdb-dev
+      librocksdb-dev
       prometheus curl
       kcat python3 python3-confluent-kafka python3-kafka"
 # Node.js may come from elsewhere than Debian (this machine kind ships
