@@ -304,6 +304,9 @@ typedef struct kappa_run_opts {
      * (sasl.*, ssl.*) for a Kafka cluster. */
     const char *const *consumer_props;
     const char *const *producer_props;
+    /* "memory" (default: a hash table, changelog + snapshots) or "disk"
+     * (LMDB in STATE_DIR/NAME.vV/TASK/, for state larger than memory). */
+    const char *state_store;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

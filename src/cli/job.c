@@ -31,6 +31,7 @@ static void usage(FILE *f)
             "      --version V               the job version (integer >= 1)\n"
             "      --plugin FILE.so          shared object exporting kappa_job_define()\n"
             "      --state-dir DIR           snapshots (default ./kappa-state)\n"
+            "      --state-store memory|disk in-memory state (default) or on disk (LMDB)\n"
             "      --commit-interval-ms MS   transaction per task every MS (default 100)\n"
             "      --snapshot-interval-ms MS local state snapshots (default 30000, -1 off)\n"
             "      --session-timeout-ms MS   group session timeout (default 10000)\n"
@@ -111,6 +112,13 @@ static int job_run(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--plugin") == 0) {
             plugin = val;
+            i++;
+        } else if (strcmp(a, "--state-store") == 0) {
+            if (strcmp(val, "memory") != 0 && strcmp(val, "disk") != 0) {
+                fprintf(stderr, "kappa job run: --state-store is memory or disk\n");
+                return 2;
+            }
+            o.state_store = val;
             i++;
         } else if (strcmp(a, "--state-dir") == 0) {
             o.state_dir = val;

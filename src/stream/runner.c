@@ -69,6 +69,7 @@ struct runner {
     uint64_t commit_rounds;
     job_metrics_t *metrics;
     int64_t last_publish_ms;
+    bool disk_state;                    /* --state-store disk */
     int64_t commit_ns, commit_end_ns;   /* time in commit rounds; in commit_transaction */
 };
 
@@ -554,26 +555,57 @@ static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
     KP_DEBUG("task %s: init_transactions took %.1f ms", t->id, (double)(kp_mono_ns() - t0) / 1e6);
     warm_topics(rn, t);
     char snap[4200];
-    snapshot_path(rn, t, snap, sizeof snap);
     int64_t from = 0;
-    int rc = store_snapshot_read(t->state, snap, &from);
     size_t snap_keys = 0;
-    if (rc == 0) {
-        snap_keys = store_count(t->state);
-    } else if (rc != KP_ENOTFOUND) {
-        KP_WARN("task %s: snapshot %s unusable (%s); restoring from the whole changelog",
-                t->id, snap, kp_strerror(rc));
-        from = 0;
+    int rc;
+    int64_t r0 = kp_mono_ns();      /* the restore itself, after init_transactions */
+    if (rn->disk_state) {
+        /* The LMDB store is its own local copy: it covers the changelog up to
+         * the offset it recorded; a store from another incarnation of the
+         * changelog (re-created, or records deleted) is cleared. */
+        snprintf(snap, sizeof snap, "%s/%s", rn->state_dir, t->id);
+        store_t *d = NULL;
+        if ((rc = kp_file_mkdirs(snap, 0755)) != 0 || (rc = store_open_disk(snap, &d)) != 0) {
+            KP_ERROR("task %s: cannot open the on-disk state in %s: %s", t->id, snap,
+                     kp_strerror(rc));
+            goto fail;
+        }
+        store_free(t->state);
+        t->state = d;
+        from = store_covered_offset(d);
+        int64_t lo = 0, hi = 0;
+        if (from > 0 && rd_kafka_query_watermark_offsets(rn->restorer, st->changelog, partition,
+                                                         &lo, &hi, 10000) == 0 &&
+            (from > hi || from < lo)) {
+            KP_WARN("task %s: on-disk state covers changelog offset %" PRId64 ", outside "
+                    "[%" PRId64 ", %" PRId64 "]: clearing it and restoring from the changelog",
+                    t->id, from, lo, hi);
+            store_clear(d);
+            from = 0;
+        }
+        snap_keys = store_count(d);
+    } else {
+        snapshot_path(rn, t, snap, sizeof snap);
+        rc = store_snapshot_read(t->state, snap, &from);
+        if (rc == 0) {
+            snap_keys = store_count(t->state);
+        } else if (rc != KP_ENOTFOUND) {
+            KP_WARN("task %s: snapshot %s unusable (%s); restoring from the whole changelog",
+                    t->id, snap, kp_strerror(rc));
+            from = 0;
+        }
     }
     uint64_t nrec = 0;
-    if (restore_changelog(rn, t, from, &nrec) != 0 || task_after_restore(t) != 0)
+    if (restore_changelog(rn, t, from, &nrec) != 0 || task_after_restore(t) != 0 ||
+        store_mark_covered(t->state, t->changelog_next) != 0)
         goto fail;
     t->last_snapshot_ms = kp_mono_ns() / 1000000;
     if (snap_keys || nrec)
-        KP_INFO("task %s: restored %zu key(s) (%zu from a snapshot at changelog offset %" PRId64
+        KP_INFO("task %s: restored %zu key(s), %zu bytes (%zu from %s at changelog offset %" PRId64
                 ", then %" PRIu64 " changelog record(s)) in %.1f ms; watermark %" PRId64,
-                t->id, store_count(t->state), snap_keys, from, nrec,
-                (double)(kp_mono_ns() - t0) / 1e6, t->watermark);
+                t->id, store_count(t->state), store_bytes(t->state), snap_keys,
+                rn->disk_state ? "the on-disk store" : "a snapshot", from, nrec,
+                (double)(kp_mono_ns() - r0) / 1e6, t->watermark);
     if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
         goto fail;
     t->txn_open = true;
@@ -746,6 +778,14 @@ static int commit_all(runner_t *rn)
         rn->commits++;
         rn->commit_end_ns += jobs[i].end_ns;
         t->changelog_next = t->pending_changelog_next;
+        if (rn->disk_state) {
+            /* The on-disk store records what the commit covers (it writes
+             * to LMDB at most every few seconds; see store_disk.h). */
+            if (store_mark_covered(t->state, t->changelog_next) != 0)
+                KP_WARN("task %s: the on-disk state could not record its commit; a restart "
+                        "replays more of the changelog", t->id);
+            continue;
+        }
         /* Invariant (3): the snapshot reflects exactly what was just committed. */
         if (rn->opts.snapshot_interval_ms >= 0 &&
             now - t->last_snapshot_ms >= rn->opts.snapshot_interval_ms) {
@@ -1097,6 +1137,13 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
         rn.opts.snapshot_interval_ms = 30000;
     if (rn.opts.session_timeout_ms <= 0)
         rn.opts.session_timeout_ms = 10000;
+    if (rn.opts.state_store && strcmp(rn.opts.state_store, "disk") == 0) {
+        rn.disk_state = true;
+    } else if (rn.opts.state_store && strcmp(rn.opts.state_store, "memory") != 0) {
+        KP_ERROR("state store '%s': use memory or disk", rn.opts.state_store);
+        job_free(job);
+        return 2;
+    }
     snprintf(rn.state_dir, sizeof rn.state_dir, "%s/%s",
              rn.opts.state_dir ? rn.opts.state_dir : "kappa-state", job->prefix);
     if ((rc = kp_file_mkdirs(rn.state_dir, 0755)) != 0) {

@@ -8,6 +8,7 @@
  * still reaches the changelog as a tombstone.
  */
 #include "stream/store.h"
+#include "stream/store_disk.h"
 
 #include "core/crc32c.h"
 #include "core/kp_endian.h"
@@ -36,6 +37,7 @@ typedef struct dirty_key {
 } dirty_key_t;
 
 struct store {
+    store_disk_t *disk;         /* set: every operation goes to the disk store */
     entry_t **slots;
     size_t cap, count;          /* cap is a power of two */
     size_t bytes;
@@ -59,6 +61,35 @@ static uint64_t hash_bytes(const void *p, size_t n)
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
     return h;
+}
+
+int store_open_disk(const char *dir, store_t **out)
+{
+    store_t *s = kp_calloc(1, sizeof *s);
+    if (!s)
+        return KP_ENOMEM;
+    int rc = store_disk_open(dir, &s->disk);
+    if (rc) {
+        kp_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+bool store_is_disk(const store_t *s)
+{
+    return s->disk != NULL;
+}
+
+int64_t store_covered_offset(const store_t *s)
+{
+    return s->disk ? store_disk_changelog_next(s->disk) : 0;
+}
+
+int store_mark_covered(store_t *s, int64_t changelog_next)
+{
+    return s->disk ? store_disk_commit(s->disk, changelog_next) : 0;
 }
 
 int store_new(store_t **out)
@@ -86,6 +117,10 @@ static void clear_dirty(store_t *s)
 
 void store_clear(store_t *s)
 {
+    if (s->disk) {
+        store_disk_clear(s->disk);
+        return;
+    }
     for (size_t i = 0; i < s->cap; i++) {
         kp_free(s->slots[i]);
         s->slots[i] = NULL;
@@ -97,6 +132,11 @@ void store_clear(store_t *s)
 
 void store_free(store_t *s)
 {
+    if (s && s->disk) {
+        store_disk_close(s->disk);
+        kp_free(s);
+        return;
+    }
     if (!s)
         return;
     store_clear(s);
@@ -145,6 +185,8 @@ static int grow(store_t *s)
 
 const void *store_get(store_t *s, const void *key, size_t klen, size_t *vlen)
 {
+    if (s->disk)
+        return store_disk_get(s->disk, key, klen, vlen);
     bool found;
     size_t i = find_slot(s, hash_bytes(key, klen), key, klen, &found);
     if (!found)
@@ -234,6 +276,8 @@ static int put(store_t *s, const void *key, size_t klen, const void *val, size_t
 
 int store_put(store_t *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
+    if (s->disk)
+        return store_disk_put(s->disk, key, klen, val, vlen);
     return put(s, key, klen, val, vlen, true);
 }
 
@@ -280,26 +324,36 @@ static int del(store_t *s, const void *key, size_t klen, bool dirty)
 
 int store_delete(store_t *s, const void *key, size_t klen)
 {
+    if (s->disk)
+        return store_disk_delete(s->disk, key, klen);
     return del(s, key, klen, true);
 }
 
 int store_apply(store_t *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
+    if (s->disk)
+        return store_disk_apply(s->disk, key, klen, val, vlen);
     return val ? put(s, key, klen, val, vlen, false) : del(s, key, klen, false);
 }
 
 size_t store_count(const store_t *s)
 {
+    if (s->disk)
+        return store_disk_count(s->disk);
     return s->count;
 }
 
 size_t store_bytes(const store_t *s)
 {
+    if (s->disk)
+        return store_disk_bytes(s->disk);
     return s->bytes;
 }
 
 int store_each(store_t *s, store_visit_fn *fn, void *ctx)
 {
+    if (s->disk)
+        return store_disk_each(s->disk, fn, ctx);
     for (size_t i = 0; i < s->cap; i++) {
         entry_t *e = s->slots[i];
         if (!e)
@@ -313,6 +367,8 @@ int store_each(store_t *s, store_visit_fn *fn, void *ctx)
 
 bool store_has_dirty(const store_t *s)
 {
+    if (s->disk)
+        return store_disk_has_dirty(s->disk);
     return s->ndirty > 0;
 }
 
@@ -346,6 +402,8 @@ static int find_dups(store_t *s, bool **dup)
 
 int store_take_dirty(store_t *s, store_visit_fn *fn, void *ctx)
 {
+    if (s->disk)
+        return store_disk_take_dirty(s->disk, fn, ctx);
     int rc = 0;
     bool *dup = NULL;
     /* Each key once, at its first change: duplicates are rare (only after
@@ -442,6 +500,8 @@ static int snap_entry(void *ctx, const void *key, size_t klen, const void *val, 
 
 int store_snapshot_write(store_t *s, const char *path, int64_t changelog_next)
 {
+    if (s->disk)
+        return KP_EUNSUPPORTED;     /* the LMDB environment is the local copy */
     char tmp[4200], dir[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     snap_writer_t *w = kp_calloc(1, sizeof *w);
@@ -480,6 +540,8 @@ int store_snapshot_write(store_t *s, const char *path, int64_t changelog_next)
 
 int store_snapshot_read(store_t *s, const char *path, int64_t *changelog_next)
 {
+    if (s->disk)
+        return KP_EUNSUPPORTED;
     uint8_t *buf = NULL;
     size_t len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

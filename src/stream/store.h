@@ -22,6 +22,17 @@
 typedef struct store store_t;
 
 int store_new(store_t **out);
+/*
+ * The same store on disk (LMDB, store_disk.h), for state larger than memory:
+ * every operation below forwards to it.  Instead of snapshots it records the
+ * changelog offset its contents cover: store_mark_covered() after each
+ * successful commit, store_covered_offset() when restoring (0: replay the
+ * whole changelog).  Snapshot functions return KP_EUNSUPPORTED for it.
+ */
+int store_open_disk(const char *dir, store_t **out);
+bool store_is_disk(const store_t *s);
+int64_t store_covered_offset(const store_t *s);
+int store_mark_covered(store_t *s, int64_t changelog_next);
 void store_free(store_t *s);
 void store_clear(store_t *s);
 

@@ -64,18 +64,22 @@ nb=$(wc -l <"$W/bids-v1.txt"); nc=$(wc -l <"$W/counts-v1.txt")
 
 # -- SIGKILL at random points, restarted each time ----------------------------------
 # Each kill lands while tasks run: after the runner's assignment, at a
-# random point in the next 0-1.5 s (mid-batch, mid-commit, mid-snapshot).
-assigned() { local n; n=$(grep -c "assigned [1-9]" "$W/v2.log" 2>/dev/null); echo "${n:-0}"; }
-for i in $(seq 1 "$KILLS"); do
-    before=$(assigned)
-    run_job 2 "$W/v2.log"
-    for _ in $(seq 1 300); do [ "$(assigned)" -gt "$before" ] && break; sleep 0.05; done
-    sleep "$((RANDOM % 2)).$(printf "%03d" $((RANDOM % 1000)))"
-    kill -9 $JOB_PID; wait $JOB_PID 2>/dev/null
-done
-run_job 2 "$W/v2.log"
-caught_up 2 300 || fail "killed job catches up" "$(tail -n 5 "$W/v2.log")"
-kill -TERM $JOB_PID; wait $JOB_PID
+# random point in the next 0-2 s (mid-batch, mid-commit, mid-snapshot).
+assigned() { local n; n=$(grep -c "assigned [1-9]" "$W/v$1.log" 2>/dev/null); echo "${n:-0}"; }
+kill_loop() {  # VERSION KILLS [job args]
+    local v=$1 kills=$2; shift 2
+    for i in $(seq 1 "$kills"); do
+        before=$(assigned "$v")
+        run_job "$v" "$W/v$v.log" "$@"
+        for _ in $(seq 1 300); do [ "$(assigned "$v")" -gt "$before" ] && break; sleep 0.05; done
+        sleep "$((RANDOM % 2)).$(printf "%03d" $((RANDOM % 1000)))"
+        kill -9 $JOB_PID; wait $JOB_PID 2>/dev/null
+    done
+    run_job "$v" "$W/v$v.log" "$@"
+    caught_up "$v" 300 || fail "killed job v$v catches up" "$(tail -n 5 "$W/v$v.log")"
+    kill -TERM $JOB_PID; wait $JOB_PID
+}
+kill_loop 2 "$KILLS"
 same_output "after $KILLS SIGKILLs the read_committed outputs equal the clean run's exactly" 2
 grep -q "from a snapshot at changelog offset" "$W/v2.log" \
     && pass "restarts restored from a snapshot plus the changelog tail" \
@@ -132,3 +136,10 @@ back && pass "the first runner takes all tasks back" || fail "tasks return" "$(g
 caught_up 5 300 || fail "rebalanced job catches up" "$(tail -n 5 "$W/v5a.log")"
 kill -TERM $first; wait $first
 same_output "a rebalance from one runner to two and back: still exactly once" 5
+
+# -- the on-disk (LMDB) state store, killed too --------------------------------------
+kill_loop 6 $((KILLS / 4 + 1)) --state-store disk
+same_output "the on-disk state store after SIGKILLs: outputs equal the clean run's" 6
+grep -q "from the on-disk store at changelog offset" "$W/v6.log" \
+    && pass "restarts restored from the on-disk store plus the changelog tail" \
+    || fail "disk store restore" "no task restored from the on-disk store"
