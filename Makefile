@@ -3,7 +3,7 @@
 #   make                      build build/kappa
 #   make test                 install missing packages, build, run every test
 #   make SAN=address,undefined test    the same under sanitizers (build/san/)
-#   make bench                log engine benchmarks (results go in BENCHMARKS.md)
+#   make bench                log engine, broker and Nexmark benchmarks (BENCHMARKS.md)
 #   make run                  install, build, start `kappa server`
 #   make fuzz                 run the libFuzzer targets for a while (clang)
 #   make test-long            the long torture runs (thousands of kills)
@@ -117,7 +117,7 @@ test-long: deps
 	@BUILD=$(BUILD) SAN=$(SAN) KAPPA_LONG=1 tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/kappa $(BENCH_BIN)
+	@$(MAKE) --no-print-directory $(BUILD)/kappa $(EXAMPLE_SO) $(BENCH_BIN)
 	@BUILD=$(BUILD) bench/run.sh
 
 # The broker with its embedded defaults: 127.0.0.1:9092 and [::1]:9092,

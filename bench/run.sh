@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh -- run the log engine and state store benchmarks; `make bench` calls this with
-# BUILD set.  Arguments go to log_bench (try --quick, --dir, --only, --help).
+# bench/run.sh -- run the log engine, state store, broker and Nexmark benchmarks;
+# `make bench` calls this with BUILD set.  Arguments go to log_bench (try --quick,
+# --dir, --only, --help).
 # The output is also saved in build/bench-results.txt.
 set -euo pipefail
 
@@ -20,3 +21,9 @@ mkdir -p build
     tee -a build/bench-results.txt
 # Broker benchmarks (kappa server + kappa bench, Redis Streams as peer).
 bench/broker_bench.sh 2>&1 | tee -a build/bench-results.txt
+# Stream processor: the Nexmark example jobs (needs the plugins: make).
+if [[ -f $BUILD/examples/nexmark/q1.so ]]; then
+    bench/nexmark_bench.sh 2>&1 | tee -a build/bench-results.txt
+else
+    echo "bench/run.sh: $BUILD/examples/nexmark/*.so not built; skipping bench/nexmark_bench.sh" >&2
+fi

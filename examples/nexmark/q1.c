@@ -8,6 +8,9 @@
  *
  * reads topic `nexmark` (kappa nexmark gen) and writes `nexmark-q1`:
  *   {"auction":A,"bidder":B,"price":EUROS,"date_time":T}
+ *
+ * Parameters (--param KEY=VALUE, read with kappa_job_param): in (default
+ * nexmark), out (default nexmark-q1).
  */
 #include <kappa.h>
 
@@ -38,7 +41,8 @@ static int to_euros(kappa_ctx_t *ctx, const kappa_record_t *in, void *arg)
 int kappa_job_define(kappa_job_t *job)
 {
     kappa_source_opts_t so = {.time_json_field = "date_time"};
-    kappa_stream_t *events = kappa_source(job, "nexmark", &so);
+    kappa_stream_t *events = kappa_source(job, kappa_job_param(job, "in", "nexmark"), &so);
     kappa_stream_t *bids = kappa_filter(events, "bids", is_bid, NULL);
-    return kappa_sink(kappa_map(bids, "to_euros", to_euros, NULL), "nexmark-q1", NULL);
+    return kappa_sink(kappa_map(bids, "to_euros", to_euros, NULL),
+                      kappa_job_param(job, "out", "nexmark-q1"), NULL);
 }

@@ -1,6 +1,10 @@
 /*
  * Nexmark q2 -- selection: the bids on every 123rd auction.
  *
+ * Stateless like q1: a filter that parses two fields, then a map.
+ *
+ * Parameters: in (default nexmark), out (default nexmark-q2).
+ *
  * Writes `nexmark-q2`: {"auction":A,"price":P}
  */
 #include <kappa.h>
@@ -31,7 +35,8 @@ static int project(kappa_ctx_t *ctx, const kappa_record_t *in, void *arg)
 int kappa_job_define(kappa_job_t *job)
 {
     kappa_source_opts_t so = {.time_json_field = "date_time"};
-    kappa_stream_t *events = kappa_source(job, "nexmark", &so);
+    kappa_stream_t *events = kappa_source(job, kappa_job_param(job, "in", "nexmark"), &so);
     kappa_stream_t *sel = kappa_filter(events, "every_123rd", wanted, NULL);
-    return kappa_sink(kappa_map(sel, "project", project, NULL), "nexmark-q2", NULL);
+    return kappa_sink(kappa_map(sel, "project", project, NULL),
+                      kappa_job_param(job, "out", "nexmark-q2"), NULL);
 }

@@ -6,6 +6,9 @@
  * kappa_key_by goes through a repartition topic), a windowed aggregate with
  * a variable-size state, and final results on window close.
  *
+ * Parameters: in (default nexmark), out (default nexmark-q7),
+ * out_of_order_ms (default 0: the generator's events are in order).
+ *
  * Writes `nexmark-q7`:
  *   {"auction":A,"bidder":B,"price":P,"date_time":T,"window_end":END}
  */
@@ -80,8 +83,11 @@ static int emit_max(kappa_ctx_t *ctx, const kappa_record_t *key, const void *sta
 
 int kappa_job_define(kappa_job_t *job)
 {
-    kappa_source_opts_t so = {.time_json_field = "date_time"};
-    kappa_stream_t *events = kappa_source(job, "nexmark", &so);
+    kappa_source_opts_t so = {
+        .time_json_field = "date_time",
+        .max_out_of_orderness_ms = atoll(kappa_job_param(job, "out_of_order_ms", "0")),
+    };
+    kappa_stream_t *events = kappa_source(job, kappa_job_param(job, "in", "nexmark"), &so);
     kappa_stream_t *bids = kappa_key_by(kappa_filter(events, "bids", is_bid, NULL), "one_key",
                                         one_key, NULL);
     kappa_agg_opts_t ao = {
@@ -90,5 +96,6 @@ int kappa_job_define(kappa_job_t *job)
         .window = {.type = KAPPA_WINDOW_TUMBLING, .size_ms = 10000},
         .emit = KAPPA_EMIT_ON_CLOSE,
     };
-    return kappa_sink(kappa_aggregate(bids, "max_price", &ao), "nexmark-q7", NULL);
+    return kappa_sink(kappa_aggregate(bids, "max_price", &ao),
+                      kappa_job_param(job, "out", "nexmark-q7"), NULL);
 }
