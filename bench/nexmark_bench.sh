@@ -40,7 +40,7 @@ PY=/usr/bin/python3
 JT="$PY tests/integration/jobtool.py"
 EVENTS=2000000
 RATE=10000
-QUERIES="q1 q2 q5 q7 q11"
+QUERIES="q1 q2 q3 q5 q7 q8 q11"
 RESTORE=1
 PERF=
 while [[ $# -gt 0 ]]; do
@@ -93,6 +93,7 @@ repartitions() {  # QUERY VERSION
     q5) echo "q5.v$2.by_auction-repartition q5.v$2.by_window-repartition" ;;
     q7) echo "q7.v$2.one_key-repartition" ;;
     q11) echo "q11.v$2.by_bidder-repartition" ;;
+    q3|q8) echo "$1.v$2.person_by_id-repartition $1.v$2.auction_by_seller-repartition" ;;
     ac) echo "ac.v$2.by_auction-repartition" ;;
     esac
 }

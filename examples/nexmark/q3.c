@@ -12,6 +12,7 @@
 #include <kappa.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int is_local_person(const kappa_record_t *in, void *arg)
@@ -66,7 +67,10 @@ static int suggest(kappa_ctx_t *ctx, const kappa_record_t *person, const kappa_r
 
 int kappa_job_define(kappa_job_t *job)
 {
-    kappa_source_opts_t so = {.time_json_field = "date_time"};
+    kappa_source_opts_t so = {
+        .time_json_field = "date_time",
+        .max_out_of_orderness_ms = atoll(kappa_job_param(job, "out_of_order_ms", "0")),
+    };
     kappa_stream_t *events = kappa_source(job, kappa_job_param(job, "in", "nexmark"), &so);
     kappa_stream_t *people = kappa_key_by(kappa_filter(events, "local_people", is_local_person,
                                                        NULL),

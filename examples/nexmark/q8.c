@@ -12,6 +12,7 @@
 #include <kappa.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WINDOW_MS 10000
@@ -78,7 +79,10 @@ static int row(kappa_ctx_t *ctx, const kappa_record_t *key, const void *state, s
 
 int kappa_job_define(kappa_job_t *job)
 {
-    kappa_source_opts_t so = {.time_json_field = "date_time"};
+    kappa_source_opts_t so = {
+        .time_json_field = "date_time",
+        .max_out_of_orderness_ms = atoll(kappa_job_param(job, "out_of_order_ms", "0")),
+    };
     kappa_stream_t *events = kappa_source(job, kappa_job_param(job, "in", "nexmark"), &so);
     kappa_stream_t *people = kappa_key_by(kappa_filter(events, "people", is_person, NULL),
                                           "person_by_id", key_by_field, "id");

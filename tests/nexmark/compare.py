@@ -7,9 +7,9 @@
 Both files hold one canonical JSON line per row (any order).  Prints one
 line, "ok: ..." or the first problems found, and exits 0 or 1.
 
-Stateless queries (q1, q2): the two multisets must be equal.
+Queries without windows (q1, q2, q3): the two multisets must be equal.
 
-Windowed queries (q5, q7, q11): a streaming job only emits a window once its
+Windowed queries (q5, q7, q8, q11): a streaming job only emits a window once its
 watermark has passed the window's end, and at the end of a finite input the
 last windows stay open.  So:
   - every row the job wrote must be in the reference, as a multiset (no
@@ -30,6 +30,7 @@ CLOSES = {  # query -> is the reference row's window closed at watermark W?
     "q5": lambda row, w: row["window_end"] <= w,
     "q7": lambda row, w: row["window_end"] <= w,
     "q11": lambda row, w: row["window_end"] < w,
+    "q8": lambda row, w: row["window_start"] + 10000 <= w,
 }
 
 
