@@ -9,17 +9,59 @@
 #include "kafka/broker.h"
 #include "core/kp_error.h"
 #include "core/logging.h"
+#include "stream/host.h"
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static broker_t broker;
+static job_host_t *host;
+static sem_t stop_sem;
+static volatile sig_atomic_t stop_signals;
 
+/* With hosted jobs, stopping is two steps: the jobs first, while the broker
+ * still serves their final commits, then the broker.  A second signal stops
+ * the broker at once. */
 static void on_signal(int sig)
 {
     (void)sig;
+    if (host && stop_signals++ == 0)
+        sem_post(&stop_sem);
+    else
+        broker_stop(&broker);
+}
+
+static void *stopper(void *arg)
+{
+    (void)arg;
+    while (sem_wait(&stop_sem) != 0)
+        ;
+    KP_INFO("stopping hosted jobs");
+    job_host_stop(host);
+    host = NULL;
     broker_stop(&broker);
+    return NULL;
+}
+
+/* The address hosted jobs connect to: the first listener, with a wildcard
+ * host replaced by loopback. */
+static void job_brokers(const broker_config_t *cfg, char *buf, size_t cap)
+{
+    const listener_addr_t *a = &cfg->listeners[0];
+    const char *h = a->host;
+    if (!h[0] || strcmp(h, "0.0.0.0") == 0)
+        h = "127.0.0.1";
+    else if (strcmp(h, "::") == 0)
+        h = "::1";
+    if (strchr(h, ':'))
+        snprintf(buf, cap, "[%s]:%d", h, a->port);
+    else
+        snprintf(buf, cap, "%s:%d", h, a->port);
 }
 
 static int usage(void)
@@ -32,6 +74,7 @@ static int usage(void)
             "num.partitions, auto.create.topics.enable, log.retention.{ms,hours,bytes},\n"
             "log.segment.bytes, message.max.bytes, socket.request.max.bytes,\n"
             "group.initial.rebalance.delay.ms, ...; kappa's own start with kappa.\n"
+            "Jobs the server runs: kappa.jobs=NAME@VERSION=PLUGIN.so[,...]\n"
             "Defaults: listeners 127.0.0.1:9092 and [::1]:9092, log.dirs ./kappa-data.\n");
     return 2;
 }
@@ -74,12 +117,39 @@ int cli_server(int argc, char **argv)
         fprintf(stderr, "kappa server: cannot start: %s\n", kp_strerror(rc));
         return 1;
     }
+    pthread_t stop_th;
+    bool stop_th_started = false;
+    if (cfg.jobs[0]) {
+        char self[4096], brokers[600], state[4200];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        self[n > 0 ? n : 0] = '\0';
+        job_brokers(&cfg, brokers, sizeof brokers);
+        if (cfg.jobs_state_dir[0])
+            snprintf(state, sizeof state, "%s", cfg.jobs_state_dir);
+        else
+            snprintf(state, sizeof state, "%s.jobs", cfg.log_dir);
+        sem_init(&stop_sem, 0, 0);
+        if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, &host) != 0 ||
+            pthread_create(&stop_th, NULL, stopper, NULL) != 0) {
+            KP_ERROR("cannot start the hosted jobs (kappa.jobs)");
+            job_host_stop(host);
+            host = NULL;
+            broker_shutdown(&broker);
+            return 1;
+        }
+        stop_th_started = true;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     rc = broker_run(&broker);
+    if (stop_th_started) {
+        if (host)
+            sem_post(&stop_sem);    /* the loop ended on its own: stop the jobs too */
+        pthread_join(stop_th, NULL);
+    }
     if (rc)
         KP_ERROR("event loop failed: %s", kp_strerror(rc));
     int src = broker_shutdown(&broker);

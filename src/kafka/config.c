@@ -5,6 +5,7 @@
  * implement are refused by name rather than silently ignored.
  */
 #include "config.h"
+#include "../stream/host.h"
 #include "../core/kp_error.h"
 #include "../core/logging.h"
 
@@ -184,6 +185,19 @@ int broker_config_set(broker_config_t *c, const char *key, const char *v, char *
         else if (strcmp(v, "warn") == 0) c->log_level = KP_LOG_WARN;
         else if (strcmp(v, "error") == 0) c->log_level = KP_LOG_ERROR;
         else rc = KP_EINVAL;
+    } else if (strcmp(key, "kappa.jobs") == 0) {
+        if (strlen(v) >= sizeof c->jobs) {
+            rc = -1;
+        } else if (job_host_parse(v, why, cap) != 0) {
+            return -1;          /* why names the bad entry */
+        } else {
+            snprintf(c->jobs, sizeof c->jobs, "%s", v);
+        }
+    } else if (strcmp(key, "kappa.jobs.state.dir") == 0) {
+        if (strlen(v) >= sizeof c->jobs_state_dir)
+            rc = -1;
+        else
+            snprintf(c->jobs_state_dir, sizeof c->jobs_state_dir, "%s", v);
     } else if (strcmp(key, "kappa.fsync.workers") == 0) {
         rc = parse_i64(v, 0, 16, &x);
         c->fsync_workers = (int)x;

@@ -41,6 +41,8 @@ typedef struct broker_config {
     char http_listener[300];                /* kappa.http.listener */
     int log_level;                          /* kappa.log.level: KP_LOG_* */
     int fsync_workers;                      /* kappa.fsync.workers */
+    char jobs[8192];                        /* kappa.jobs: NAME@VERSION=PLUGIN,... */
+    char jobs_state_dir[4096];              /* kappa.jobs.state.dir ("": LOG_DIR.jobs) */
     log_config_t log;                       /* topic defaults: log.* keys */
 } broker_config_t;
 
