@@ -390,49 +390,67 @@ static void snapshot_path(runner_t *rn, const task_t *t, char *buf, size_t cap)
 }
 
 /* Read the task's changelog partition from `from` to its end. */
-static int restore_changelog(runner_t *rn, task_t *t, int64_t from, uint64_t *nrec)
+/*
+ * Read the changelog partitions of several tasks back, all at once, each
+ * from its own start offset (t->restored_from) to its end: one consumer
+ * assignment, so a runner taking many tasks pays the fetch round trips once
+ * rather than per task.  Invariant (2) makes "the end" well defined: every
+ * task's init_transactions has aborted what a previous owner left open.
+ */
+static int restore_all(runner_t *rn, task_t **ts, int n, uint64_t *nrec)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, t->st->changelog, t->partition)->offset =
-        from > 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+    if (n == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++) {
+        rd_kafka_topic_partition_list_add(l, ts[i]->st->changelog, ts[i]->partition)->offset =
+            ts[i]->restored_from > 0 ? ts[i]->restored_from : RD_KAFKA_OFFSET_BEGINNING;
+        nrec[i] = 0;
+    }
     rd_kafka_resp_err_t e = rd_kafka_assign(rn->restorer, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        KP_ERROR("task %s: cannot read changelog %s: %s", t->id, t->st->changelog,
-                 rd_kafka_err2str(e));
+        KP_ERROR("cannot read the changelogs back: %s", rd_kafka_err2str(e));
         return KP_EINVAL;
     }
-    int rc = 0;
+    int rc = 0, left = n;
+    bool *done = kp_calloc((size_t)n, sizeof *done);
+    if (!done)
+        rc = KP_ENOMEM;
     int64_t deadline = kp_mono_ns() / 1000000 + 120000;
-    for (;;) {
+    while (rc == 0 && left > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rn->restorer, 200);
         if (!m) {
             if (kp_mono_ns() / 1000000 > deadline) {
-                KP_ERROR("task %s: changelog restore made no progress for 120 s", t->id);
+                KP_ERROR("changelog restore made no progress for 120 s (%d task(s) left)", left);
                 rc = KP_EINVAL;
-                break;
             }
             continue;
         }
+        int i = 0;
+        const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+        while (i < n && !(topic && ts[i]->partition == m->partition &&
+                          strcmp(ts[i]->st->changelog, topic) == 0))
+            i++;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            t->changelog_next = t->pending_changelog_next = m->offset;
-            rd_kafka_message_destroy(m);
-            break;
-        }
-        if (m->err) {
-            KP_ERROR("task %s: reading changelog: %s", t->id, rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
+            if (i < n && !done[i]) {
+                ts[i]->changelog_next = ts[i]->pending_changelog_next = m->offset;
+                done[i] = true;
+                left--;
+            }
+        } else if (m->err) {
+            KP_ERROR("reading changelog %s [%" PRId32 "]: %s", topic ? topic : "-", m->partition,
+                     rd_kafka_message_errstr(m));
             rc = KP_EINVAL;
-            break;
+        } else if (i < n && !done[i]) {
+            if (m->key_len > 0)
+                rc = store_apply(ts[i]->state, m->key, m->key_len, m->payload, m->len);
+            nrec[i]++;
+            deadline = kp_mono_ns() / 1000000 + 120000;
         }
-        if (m->key_len > 0)
-            rc = store_apply(t->state, m->key, m->key_len, m->payload, m->len);
-        (*nrec)++;
         rd_kafka_message_destroy(m);
-        if (rc)
-            break;
-        deadline = kp_mono_ns() / 1000000 + 120000;
     }
+    kp_free(done);
     rd_kafka_assign(rn->restorer, NULL);
     return rc;
 }
@@ -517,7 +535,7 @@ static int txn_call(task_t *t, const char *what, rd_kafka_error_t *e)
     return KP_EINVAL;
 }
 
-static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
+static task_t *task_open(runner_t *rn, subtopo_t *st, int32_t partition)
 {
     char err[512];
     task_t *t = kp_calloc(1, sizeof *t);
@@ -595,27 +613,48 @@ static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
             from = 0;
         }
     }
-    uint64_t nrec = 0;
-    if (restore_changelog(rn, t, from, &nrec) != 0 || task_after_restore(t) != 0 ||
-        store_mark_covered(t->state, t->changelog_next) != 0)
-        goto fail;
-    t->last_snapshot_ms = kp_mono_ns() / 1000000;
-    if (snap_keys || nrec)
-        KP_INFO("task %s: restored %zu key(s), %zu bytes (%zu from %s at changelog offset %" PRId64
-                ", then %" PRIu64 " changelog record(s)) in %.1f ms; watermark %" PRId64,
-                t->id, store_count(t->state), store_bytes(t->state), snap_keys,
-                rn->disk_state ? "the on-disk store" : "a snapshot", from, nrec,
-                (double)(kp_mono_ns() - r0) / 1e6, t->watermark);
-    if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
-        goto fail;
-    t->txn_open = true;
-    for (int i = 0; i < t->nin; i++)
-        t->in[i].last_input_ms = kp_mono_ns() / 1000000;
+    t->restored_from = from;
+    t->restore_snap_keys = snap_keys;
+    (void)r0;
     return t;
 fail:
     if (t)
         task_destroy(t);
     return NULL;
+}
+
+/* After restore_all: rebuild timers and time-keeping, record what the
+ * on-disk store covers, and open the first transaction. */
+static int task_finish(runner_t *rn, task_t *t, uint64_t nrec, int64_t r0)
+{
+    if (task_after_restore(t) != 0 || store_mark_covered(t->state, t->changelog_next) != 0)
+        return KP_EINVAL;
+    t->last_snapshot_ms = kp_mono_ns() / 1000000;
+    if (t->restore_snap_keys || nrec)
+        KP_INFO("task %s: restored %zu key(s), %zu bytes (%zu from %s at changelog offset %" PRId64
+                ", then %" PRIu64 " changelog record(s)) in %.1f ms; watermark %" PRId64,
+                t->id, store_count(t->state), store_bytes(t->state), t->restore_snap_keys,
+                rn->disk_state ? "the on-disk store" : "a snapshot", t->restored_from, nrec,
+                (double)(kp_mono_ns() - r0) / 1e6, t->watermark);
+    if (txn_call(t, "begin_transaction", rd_kafka_begin_transaction(t->producer)))
+        return KP_EINVAL;
+    t->txn_open = true;
+    for (int i = 0; i < t->nin; i++)
+        t->in[i].last_input_ms = kp_mono_ns() / 1000000;
+    return 0;
+}
+
+/* Open, restore and start one task (after an aborted transaction). */
+static task_t *task_create(runner_t *rn, subtopo_t *st, int32_t partition)
+{
+    task_t *t = task_open(rn, st, partition);
+    uint64_t nrec = 0;
+    int64_t r0 = kp_mono_ns();
+    if (t && (restore_all(rn, &t, 1, &nrec) != 0 || task_finish(rn, t, nrec, r0) != 0)) {
+        task_destroy(t);
+        t = NULL;
+    }
+    return t;
 }
 
 /*
@@ -845,17 +884,28 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             return;
         }
         rn->tasks = tasks;
+        int first = rn->ntasks;
         for (int i = 0; i < parts->cnt && !rn->fatal; i++) {
             subtopo_t *st = stage_of_topic(rn, parts->elems[i].topic);
             if (!st || task_of_stage(rn, st, parts->elems[i].partition))
                 continue;       /* another input of a task already made */
-            task_t *t = task_create(rn, st, parts->elems[i].partition);
+            task_t *t = task_open(rn, st, parts->elems[i].partition);
             if (!t) {
                 rn->fatal = 1;
                 break;
             }
             rn->tasks[rn->ntasks++] = t;
         }
+        /* Every new task's state comes back in one pass over the changelogs. */
+        int n = rn->ntasks - first;
+        uint64_t *nrec = kp_calloc(n > 0 ? (size_t)n : 1, sizeof *nrec);
+        int64_t r0 = kp_mono_ns();
+        if (!rn->fatal && (!nrec || restore_all(rn, rn->tasks + first, n, nrec) != 0))
+            rn->fatal = 1;
+        for (int i = 0; i < n && !rn->fatal; i++)
+            if (task_finish(rn, rn->tasks[first + i], nrec[i], r0) != 0)
+                rn->fatal = 1;
+        kp_free(nrec);
         KP_INFO("assigned %d task(s)", rn->ntasks);
         rd_kafka_assign(rk, rn->fatal ? NULL : parts);
     } else {

@@ -62,7 +62,8 @@ typedef struct task {
     store_t *state;                 /* all aggregates, joins, tables + meta; prefixed keys */
     task_input_t in[STREAM_MAX_INPUTS];
     int nin;
-    int64_t restored_from;
+    int64_t restored_from;          /* runner: changelog offset the restore starts at */
+    size_t restore_snap_keys;       /* runner: keys the snapshot / disk store held */
     /* event time */
     int64_t watermark;              /* monotone; STREAM_WM_NONE before any */
     int64_t reported_wm;            /* last watermark written downstream */
