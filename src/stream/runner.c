@@ -1097,7 +1097,9 @@ static int make_consumers(runner_t *rn)
         conf_set(c, "auto.offset.reset", "earliest") ||
         /* Restores read to the end and stop: no long polls at the end. */
         conf_set(c, "fetch.wait.max.ms", "10") ||
-        conf_set(c, "fetch.error.backoff.ms", "10")) {
+        conf_set(c, "fetch.error.backoff.ms", "10") ||
+        conf_set(c, "queued.min.messages", "1000000") ||
+        conf_set(c, "max.partition.fetch.bytes", "4194304")) {
         if (c)
             rd_kafka_conf_destroy(c);
         return KP_EINVAL;
