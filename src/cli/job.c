@@ -12,6 +12,9 @@
 #include "kappa.h"
 
 #include <dlfcn.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
@@ -165,18 +168,28 @@ static int job_run(int argc, char **argv)
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         fprintf(stderr, "kappa job run: cannot load plugin %s: %s\n", plugin, dlerror());
-        return 1;
+        return 2;           /* as a usage error: retrying cannot help */
     }
     kappa_job_define_fn *define = (kappa_job_define_fn *)dlsym(h, "kappa_job_define");
     if (!define) {
         fprintf(stderr, "kappa job run: plugin %s does not export kappa_job_define()\n",
                 plugin);
         dlclose(h);
-        return 1;
+        return 2;
     }
     o.params = params;
     o.consumer_props = cprops;
     o.producer_props = pprops;
+    /* Hosted by `kappa server` (host.c): die with it, never linger as an
+     * orphan member of the job's group. */
+    const char *host = getenv("KAPPA_HOST_PID");
+    if (host) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != (pid_t)atol(host)) {
+            fprintf(stderr, "kappa job run: the hosting server is gone; not starting\n");
+            return 1;
+        }
+    }
     int rc = kappa_job_run(name, (int)version, define, &o);
     /* The plugin stays loaded: librdkafka threads may still be winding down
      * callbacks into it at exit. */

@@ -146,8 +146,9 @@ kappa_stream_t *kappa_source(kappa_job_t *job, const char *topic, const kappa_so
             snprintf(n->time_field, sizeof n->time_field, "%s", opts->time_json_field);
         }
         n->src.time_json_field = NULL;  /* copied into time_field */
-        if (opts->max_out_of_orderness_ms < 0) {
-            job_fail(job, "source '%s': max_out_of_orderness_ms must be >= 0", topic);
+        if (opts->max_out_of_orderness_ms < 0 ||
+            opts->max_out_of_orderness_ms > STREAM_TS_LIMIT) {
+            job_fail(job, "source '%s': max_out_of_orderness_ms must be 0..2^52", topic);
             return NULL;
         }
     }
@@ -272,6 +273,11 @@ kappa_stream_t *kappa_aggregate(kappa_stream_t *in, const char *name, const kapp
     }
     if (w->grace_ms < 0) {
         job_fail(job, "aggregate '%s': grace_ms must be >= 0", name);
+        return NULL;
+    }
+    if (w->size_ms > STREAM_TS_LIMIT || w->slide_ms > STREAM_TS_LIMIT ||
+        w->gap_ms > STREAM_TS_LIMIT || w->grace_ms > STREAM_TS_LIMIT) {
+        job_fail(job, "aggregate '%s': window durations must be at most 2^52 ms", name);
         return NULL;
     }
     kappa_stream_t *n = add_node(job, in, NODE_AGGREGATE, name);
@@ -418,6 +424,11 @@ kappa_stream_t *kappa_join(kappa_stream_t *left, kappa_stream_t *right, const ch
     }
     if (o->grace_ms < 0) {
         job_fail(job, "join '%s': grace_ms must be >= 0", name);
+        return NULL;
+    }
+    if (o->size_ms > STREAM_TS_LIMIT || o->grace_ms > STREAM_TS_LIMIT ||
+        o->lower_ms < -STREAM_TS_LIMIT || o->upper_ms > STREAM_TS_LIMIT) {
+        job_fail(job, "join '%s': durations must be within 2^52 ms", name);
         return NULL;
     }
     kappa_stream_t *n = add_node(job, left, NODE_JOIN, name);

@@ -99,8 +99,25 @@ static void spawn(job_host_t *h, hosted_t *j, int64_t now)
 {
     char *argv[] = {h->self, "job", "run", j->name, "--version", j->version, "--plugin",
                     j->plugin, "-b", h->brokers, "--state-dir", h->state_dir, NULL};
+    /* The child learns who hosts it, to die with us (job.c: PDEATHSIG). */
+    char hostvar[64];
+    snprintf(hostvar, sizeof hostvar, "KAPPA_HOST_PID=%d", (int)getpid());
+    size_t ne = 0;
+    while (environ[ne])
+        ne++;
+    char **env = kp_calloc(ne + 2, sizeof *env);
+    if (!env) {
+        j->due_ms = now + j->backoff_ms;
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ne; i++)
+        if (strncmp(environ[i], "KAPPA_HOST_PID=", 15) != 0)
+            env[k++] = environ[i];
+    env[k++] = hostvar;
     pid_t pid;
-    int rc = posix_spawn(&pid, h->self, NULL, NULL, argv, environ);
+    int rc = posix_spawn(&pid, h->self, NULL, NULL, argv, env);
+    kp_free(env);
     if (rc != 0) {
         KP_ERROR("job %s v%s: cannot start %s: %s; retrying in %lld ms", j->name, j->version,
                  h->self, strerror(rc), (long long)j->backoff_ms);

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define TXN_TIMEOUT_MS 60000
 #define RUNNER_MAX_TOPICS 64
@@ -203,6 +204,7 @@ static int produce(task_t *t, const char *topic, int32_t partition, const void *
                    size_t klen, const void *val, size_t vlen, int64_t ts,
                    rd_kafka_headers_t *hdrs, void *opaque)
 {
+    int64_t deadline = 0;
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             t->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -212,8 +214,16 @@ static int produce(task_t *t, const char *topic, int32_t partition, const void *
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(t->producer, 10);
-            continue;
+            /* The broker is not taking records: wait, but not for ever and
+             * not through a stop request. */
+            int64_t now = kp_mono_ns() / 1000000;
+            if (!deadline)
+                deadline = now + 60000;
+            if (now < deadline && !stop_requested) {
+                rd_kafka_poll(t->producer, 10);
+                continue;
+            }
+            e = stop_requested ? RD_KAFKA_RESP_ERR__DESTROY : RD_KAFKA_RESP_ERR__TIMED_OUT;
         }
         if (hdrs)
             rd_kafka_headers_destroy(hdrs);
@@ -243,8 +253,18 @@ int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_
     if (partition < 0)
         partition = r->key ? (int32_t)((murmur2(r->key, r->key_len) & 0x7fffffff) % (uint32_t)np)
                            : t->partition % np;
+    /* Kafka timestamps are positive (librdkafka takes 0 as "now"): an event
+     * time of 0 or less travels in a header, so the next stage reads the
+     * same event time in every run. */
+    rd_kafka_headers_t *h = NULL;
+    if (r->timestamp <= 0) {
+        uint8_t ts[8];
+        kp_put_be64(ts, (uint64_t)r->timestamp);
+        h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, STREAM_HDR_EVENT_TIME, -1, ts, 8);
+    }
     return produce(t, topic, partition, r->key, r->key_len, r->value, r->value_len,
-                   r->timestamp, NULL, NULL);
+                   r->timestamp > 0 ? r->timestamp : 1, h, NULL);
 }
 
 static int changelog_record(void *ctx, const void *key, size_t klen, const void *val,
@@ -439,9 +459,17 @@ static int restore_all(runner_t *rn, task_t **ts, int n, uint64_t *nrec)
                 left--;
             }
         } else if (m->err) {
-            KP_ERROR("reading changelog %s [%" PRId32 "]: %s", topic ? topic : "-", m->partition,
-                     rd_kafka_message_errstr(m));
-            rc = KP_EINVAL;
+            /* A partition error on one of our changelogs is fatal; anything
+             * else (the broker going away for a moment) is retried by the
+             * client until the no-progress deadline. */
+            if (i < n && m->err != RD_KAFKA_RESP_ERR__TRANSPORT &&
+                m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+                KP_ERROR("reading changelog %s [%" PRId32 "]: %s", topic, m->partition,
+                         rd_kafka_message_errstr(m));
+                rc = KP_EINVAL;
+            } else {
+                KP_WARN("restoring: %s (retrying)", rd_kafka_message_errstr(m));
+            }
         } else if (i < n && !done[i]) {
             if (m->key_len > 0)
                 rc = store_apply(ts[i]->state, m->key, m->key_len, m->payload, m->len);
@@ -535,6 +563,38 @@ static int txn_call(task_t *t, const char *what, rd_kafka_error_t *e)
     return KP_EINVAL;
 }
 
+/*
+ * Local state (a snapshot, an LMDB store) older than this is not trusted:
+ * compaction removes a changelog's tombstones after delete.retention.ms
+ * (24 h by default), so a copy older than that could bring back keys that
+ * were deleted while another runner owned the task.
+ */
+#define LOCAL_STATE_MAX_AGE_S (20 * 3600)
+
+static bool too_old(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && time(NULL) - sb.st_mtime > LOCAL_STATE_MAX_AGE_S;
+}
+
+/* Does local state covering the changelog up to `from` fit the changelog
+ * as it is?  (Beyond its end or before its start: the changelog was
+ * re-created or truncated, and the local copy belongs to another life.) */
+static bool fits_changelog(runner_t *rn, task_t *t, int64_t from)
+{
+    int64_t lo = 0, hi = 0;
+    if (from <= 0 || rd_kafka_query_watermark_offsets(rn->restorer, t->st->changelog,
+                                                      t->partition, &lo, &hi, 10000) != 0)
+        return true;        /* nothing to check, or cannot tell: the restore reads on */
+    if (from > hi || from < lo) {
+        KP_WARN("task %s: local state covers changelog offset %" PRId64 ", outside [%" PRId64
+                ", %" PRId64 "]: dropping it and restoring from the changelog", t->id, from,
+                lo, hi);
+        return false;
+    }
+    return true;
+}
+
 static task_t *task_open(runner_t *rn, subtopo_t *st, int32_t partition)
 {
     char err[512];
@@ -591,21 +651,31 @@ static task_t *task_open(runner_t *rn, subtopo_t *st, int32_t partition)
         store_free(t->state);
         t->state = d;
         from = store_covered_offset(d);
-        int64_t lo = 0, hi = 0;
-        if (from > 0 && rd_kafka_query_watermark_offsets(rn->restorer, st->changelog, partition,
-                                                         &lo, &hi, 10000) == 0 &&
-            (from > hi || from < lo)) {
-            KP_WARN("task %s: on-disk state covers changelog offset %" PRId64 ", outside "
-                    "[%" PRId64 ", %" PRId64 "]: clearing it and restoring from the changelog",
-                    t->id, from, lo, hi);
+        char data[4300];
+        snprintf(data, sizeof data, "%s/data.mdb", snap);
+        if (from > 0 && too_old(data)) {
+            KP_WARN("task %s: on-disk state in %s is older than %d h: clearing it and "
+                    "restoring from the changelog", t->id, snap, LOCAL_STATE_MAX_AGE_S / 3600);
+            store_clear(d);
+            from = 0;
+        } else if (!fits_changelog(rn, t, from)) {
             store_clear(d);
             from = 0;
         }
         snap_keys = store_count(d);
     } else {
         snapshot_path(rn, t, snap, sizeof snap);
-        rc = store_snapshot_read(t->state, snap, &from);
-        if (rc == 0) {
+        if (too_old(snap)) {
+            KP_WARN("task %s: snapshot %s is older than %d h: restoring from the whole "
+                    "changelog", t->id, snap, LOCAL_STATE_MAX_AGE_S / 3600);
+            rc = KP_ENOTFOUND;
+        } else {
+            rc = store_snapshot_read(t->state, snap, &from);
+        }
+        if (rc == 0 && !fits_changelog(rn, t, from)) {
+            store_clear(t->state);
+            from = 0;
+        } else if (rc == 0) {
             snap_keys = store_count(t->state);
         } else if (rc != KP_ENOTFOUND) {
             KP_WARN("task %s: snapshot %s unusable (%s); restoring from the whole changelog",
@@ -681,10 +751,19 @@ static int task_reset(runner_t *rn, task_t *t)
     task_destroy(t);
     task_t *n = idx >= 0 ? task_create(rn, st, partition) : NULL;
     if (!n) {
+        /* The old task is gone: never leave its pointer behind. */
+        if (idx >= 0) {
+            memmove(rn->tasks + idx, rn->tasks + idx + 1,
+                    (size_t)(rn->ntasks - idx - 1) * sizeof *rn->tasks);
+            rn->ntasks--;
+        }
         rd_kafka_topic_partition_list_destroy(l);
         return KP_EINVAL;
     }
     rn->tasks[idx] = n;
+    /* A partition the old task had paused (flow control) would otherwise
+     * stay paused for the new one, which starts unpaused. */
+    rd_kafka_resume_partitions(rn->consumer, l);
     rd_kafka_resp_err_t err = rd_kafka_committed(rn->consumer, l, 30000);
     for (int i = 0; err == 0 && i < l->cnt; i++)
         if (l->elems[i].offset < 0)
@@ -908,6 +987,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         kp_free(nrec);
         KP_INFO("assigned %d task(s)", rn->ntasks);
         rd_kafka_assign(rk, rn->fatal ? NULL : parts);
+        if (!rn->fatal)
+            rd_kafka_resume_partitions(rk, parts);  /* no pause survives a rebalance */
     } else {
         /* Partitions lost (our session expired, e.g. the process was
          * paused): another runner may own the tasks already, so drop them
@@ -1006,6 +1087,14 @@ static int handle(runner_t *rn, rd_kafka_message_t *m)
     }
     rd_kafka_timestamp_type_t tt;
     int64_t kts = rd_kafka_message_timestamp(m, &tt);
+    if (node->type == NODE_REPART_SOURCE) {
+        rd_kafka_headers_t *h = NULL;
+        const void *ev;
+        size_t el;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, STREAM_HDR_EVENT_TIME, &ev, &el) == 0 && el == 8)
+            kts = (int64_t)kp_be64(ev);
+    }
     kappa_record_t r = {m->key, m->key_len, m->payload, m->len, 0};
     stream_record_epoch++;      /* a new record: field lookups check it afresh */
     r.timestamp = event_time(node, &r, kts);

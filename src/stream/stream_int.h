@@ -26,7 +26,9 @@
 /* Internal record headers of repartition topics (watermark reports). */
 #define STREAM_HDR_WATERMARK "kappa.wm"     /* 8 bytes BE: the upstream task's watermark */
 #define STREAM_HDR_UPSTREAM "kappa.up"      /* 4 bytes BE: the upstream task's partition */
+#define STREAM_HDR_EVENT_TIME "kappa.ts"    /* 8 bytes BE: an event time <= 0 (repartition) */
 #define STREAM_WM_IDLE INT64_MAX            /* "this upstream task is idle" */
+#define STREAM_TS_LIMIT ((int64_t)1 << 52)  /* |event time| beyond ~140,000 years: late */
 #define STREAM_WM_NONE INT64_MIN
 
 typedef enum node_type {

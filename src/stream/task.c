@@ -761,7 +761,9 @@ static int call_join(task_t *t, kappa_stream_t *n, const kappa_record_t *l,
 
 static int join_table_record(task_t *t, kappa_stream_t *n, const kappa_record_t *r)
 {
-    buf_t *k = &scratch_of(t, n)->key;
+    /* A table join has no state of its own (no store index): it borrows the
+     * table's key buffer, which nothing else uses while it runs. */
+    buf_t *k = &scratch_of(t, n->input2)->key;
     /* The table's rows live under the table node's store index. */
     int rc = join_key(k, n->input2, 0, false, 0, r);
     if (rc)
@@ -839,11 +841,21 @@ static int64_t join_keep_until(const kappa_stream_t *n, int side, int64_t ts, in
     const kappa_join_opts_t *o = &n->join;
     switch (o->type) {
     case KAPPA_JOIN_WINDOW: return wstart + o->size_ms + o->grace_ms;
-    case KAPPA_JOIN_INTERVAL:
-        /* left l meets right r when r.ts in [l.ts+lower, l.ts+upper]: a left
-         * entry waits for rights up to l.ts+upper; a right entry for lefts
-         * down to r.ts-upper... i.e. lefts with ts up to r.ts-lower. */
-        return (side == 0 ? ts + o->upper_ms : ts - o->lower_ms) + o->grace_ms;
+    case KAPPA_JOIN_INTERVAL: {
+        /* A record is late when it is more than grace behind the watermark
+         * (see join_record), so a record that is not late has ts >= W -
+         * grace, and its partners lie within M = max(|lower|, |upper|) of
+         * it: an entry is kept while ts + grace + M >= W.  (Keeping by side,
+         * ts + upper for lefts and ts - lower for rights, lost pairs whose
+         * second record was not late.) */
+        (void)side;
+        int64_t m = o->upper_ms > -o->lower_ms ? o->upper_ms : -o->lower_ms;
+        if (-o->upper_ms > m)
+            m = -o->upper_ms;
+        if (o->lower_ms > m)
+            m = o->lower_ms;
+        return ts + o->grace_ms + m;
+    }
     default: return INT64_MAX;
     }
 }
@@ -862,7 +874,10 @@ static int join_record(task_t *t, kappa_stream_t *n, int side, const kappa_recor
     bool windowed = o->type == KAPPA_JOIN_WINDOW;
     int64_t wstart = windowed ? floor_div(r->timestamp, o->size_ms) * o->size_ms : 0;
     int64_t keep = join_keep_until(n, side, r->timestamp, wstart);
-    if (t->watermark != STREAM_WM_NONE && keep != INT64_MAX && keep < t->watermark)
+    /* Late: for windows, the window closed; for intervals, more than grace
+     * behind the watermark (consistent with join_keep_until). */
+    int64_t deadline = o->type == KAPPA_JOIN_INTERVAL ? r->timestamp + o->grace_ms : keep;
+    if (t->watermark != STREAM_WM_NONE && keep != INT64_MAX && deadline < t->watermark)
         return late(t, r);
     buf_t *k = &scratch_of(t, n)->key;
     buf_t other = {0}, mine = {0}, enc = {0};
@@ -1295,6 +1310,13 @@ static int take(task_t *t, int in, const kappa_record_t *r, int64_t offset)
     task_input_t *x = &t->in[in];
     x->next_offset = offset + 1;
     t->busy = true;
+    /* An event time far outside any calendar would overflow window and
+     * watermark arithmetic (and collide with the sentinels): such a record
+     * is late by definition -- counted, sent to the late topic, skipped. */
+    if (r->timestamp < -STREAM_TS_LIMIT || r->timestamp > STREAM_TS_LIMIT) {
+        t->records_in++;
+        return late(t, r);
+    }
     if (t->records_in++ == 0)
         KP_DEBUG("task %s: first record at offset %" PRId64, t->id, offset);
     if (x->node->type != NODE_REPART_SOURCE &&
@@ -1459,6 +1481,10 @@ int task_tick(task_t *t, int64_t now_ms)
     int64_t report = t->idle ? STREAM_WM_IDLE : t->watermark;
     if (t->st->nrepart_out && report != t->reported_wm && report != STREAM_WM_NONE)
         t->busy = true;         /* the next commit carries the report */
+    /* Windows closed because an input went idle changed state and wrote
+     * results: they must be committed now, not with the next record. */
+    if (store_has_dirty(t->state))
+        t->busy = true;
     return t->failed;
 }
 

@@ -22,10 +22,10 @@ expect "bad version: exit 2" 2 "not an integer" -- "$KAPPA" job run q --version 
 expect "unknown option: exit 2" 2 "unknown option --frobnicate" -- "$KAPPA" job run q --version 1 --plugin "$Q1" --frobnicate 1
 expect "bad --param: exit 2" 2 "KEY=VALUE" -- "$KAPPA" job run q --version 1 --plugin "$Q1" --param nokey
 expect "unknown job subcommand: exit 2" 2 "unknown subcommand 'launch'" -- "$KAPPA" job launch
-expect "missing plugin file: exit 1, names it" 1 "cannot load plugin $W/none.so" -- "$KAPPA" job run q --version 1 --plugin "$W/none.so"
+expect "missing plugin file: exit 2, names it" 2 "cannot load plugin $W/none.so" -- "$KAPPA" job run q --version 1 --plugin "$W/none.so"
 printf 'int not_a_job(void) { return 0; }\n' >"$W/nodef.c"
 cc -shared -fPIC -o "$W/nodef.so" "$W/nodef.c"
-expect "plugin without kappa_job_define: exit 1" 1 "does not export kappa_job_define" -- "$KAPPA" job run q --version 1 --plugin "$W/nodef.so"
+expect "plugin without kappa_job_define: exit 2" 2 "does not export kappa_job_define" -- "$KAPPA" job run q --version 1 --plugin "$W/nodef.so"
 cat >"$W/badgraph.c" <<'CEOF'
 #include <kappa.h>
 static int keep(const kappa_record_t *r, void *a) { (void)r; (void)a; return 1; }
