@@ -6,13 +6,24 @@
  * broker forever and an admin request would only time out with "Local: Timed
  * out".  Probing first lets us say what is actually wrong (nothing listens at
  * the address) within the timeout, never hang.
+ *
+ * The raw requests (cli_raw_*) use non-blocking sockets and poll() against
+ * one deadline per connection, so a broker that accepts and then says
+ * nothing costs at most the caller's timeout.
  */
 #include "cli/client.h"
 
+#include "core/kp_clock.h"
+#include "core/kp_mem.h"
+#include "kafka/wire.h"
+
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void cli_common_init(cli_common_t *c, const char *prog)
@@ -279,4 +290,211 @@ const char *cli_err_hint(rd_kafka_resp_err_t err)
     default:
         return "";
     }
+}
+
+/* ---- raw Kafka requests ---- */
+
+#define RAW_MAX_RESPONSE_BYTES (16 << 20)
+#define RAW_CLIENT_ID "kappa-cli"
+#define API_VERSIONS_KEY 18
+
+int64_t cli_mono_ms(void)
+{
+    return kp_mono_ns() / 1000000;
+}
+
+int cli_split_address(const char *addr, char *host, size_t hn, char *port, size_t pn)
+{
+    const char *s = strstr(addr, "://");
+    s = s ? s + 3 : addr;
+    const char *colon;
+    if (*s == '[') {
+        const char *close_br = strchr(s, ']');
+        if (!close_br || close_br[1] != ':')
+            return -1;
+        snprintf(host, hn, "%.*s", (int)(close_br - s - 1), s + 1);
+        colon = close_br + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        snprintf(host, hn, "%.*s", (int)(colon - s), s);
+    }
+    snprintf(port, pn, "%s", colon + 1);
+    return *host && *port ? 0 : -1;
+}
+
+/* Wait until fd is ready for events or the deadline passes: 0, or -ETIMEDOUT / -errno. */
+static int wait_fd(int fd, short events, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - cli_mono_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, (int)left);
+        if (r > 0)
+            return 0;
+        if (r == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static int io_all(int fd, uint8_t *buf, size_t n, bool writing, int64_t deadline_ms)
+{
+    size_t done = 0;
+    while (done < n) {
+        int r = wait_fd(fd, writing ? POLLOUT : POLLIN, deadline_ms);
+        if (r)
+            return r;
+        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
+                            : recv(fd, buf + done, n - done, 0);
+        if (k < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return -ECONNRESET;
+        done += (size_t)k;
+    }
+    return 0;
+}
+
+int cli_raw_dial(cli_raw_t *c, const char *host, const char *port, int64_t deadline_ms)
+{
+    *c = (cli_raw_t){.fd = -1, .deadline_ms = deadline_ms, .correlation_id = 0x6b617070};
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, port, &hints, &res))
+        return -EHOSTUNREACH;
+    int fd = -ECONNREFUSED;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (s < 0)
+            continue;
+        if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
+            fd = s;
+            break;
+        }
+        if (errno == EINPROGRESS) {
+            int w = wait_fd(s, POLLOUT, deadline_ms);
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (w == 0)
+                getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+            if (w == 0 && err == 0) {
+                fd = s;
+                break;
+            }
+            fd = w ? w : -err;
+        } else {
+            fd = -errno;
+        }
+        close(s);
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return fd;
+    c->fd = fd;
+    return 0;
+}
+
+void cli_raw_close(cli_raw_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+int cli_raw_call(cli_raw_t *c, int16_t api_key, int16_t version, const void *body,
+                 size_t len, uint8_t **resp, size_t *resp_len)
+{
+    *resp = NULL;
+    *resp_len = 0;
+    int32_t corr = c->correlation_id++;
+    kwr_t w;
+    kwr_init(&w);
+    kwr_i32(&w, 0);                     /* the size, patched below */
+    kwr_i16(&w, api_key);
+    kwr_i16(&w, version);
+    kwr_i32(&w, corr);
+    kwr_cstr(&w, RAW_CLIENT_ID, false);
+    kwr_raw(&w, body, len);
+    if (w.err || w.len - 4 > INT32_MAX) {
+        kwr_free(&w);
+        return -ENOMEM;
+    }
+    kwr_patch_i32(&w, 0, (int32_t)(w.len - 4));
+    uint8_t len4[4], *in = NULL;
+    int rc = io_all(c->fd, w.buf, w.len, true, c->deadline_ms);
+    kwr_free(&w);
+    if (rc == 0)
+        rc = io_all(c->fd, len4, 4, false, c->deadline_ms);
+    if (rc)
+        return rc;
+    uint32_t n = (uint32_t)len4[0] << 24 | (uint32_t)len4[1] << 16 | (uint32_t)len4[2] << 8 | len4[3];
+    if (n < 4 || n > RAW_MAX_RESPONSE_BYTES)
+        return -EPROTO;
+    in = kp_malloc(n);
+    if (!in)
+        return -ENOMEM;
+    rc = io_all(c->fd, in, n, false, c->deadline_ms);
+    krd_t r;
+    krd_init(&r, in, n);
+    if (rc == 0 && krd_i32(&r) != corr)
+        rc = -EPROTO;
+    if (rc) {
+        kp_free(in);
+        return rc;
+    }
+    /* The body moves to the front so the caller frees what it is given. */
+    memmove(in, in + 4, n - 4);
+    *resp = in;
+    *resp_len = n - 4;
+    return 0;
+}
+
+int cli_raw_api_versions(cli_raw_t *c, cli_api_range_t **out, int *n, int16_t *kerr)
+{
+    *out = NULL;
+    *n = 0;
+    *kerr = 0;
+    uint8_t *body;
+    size_t len;
+    int rc = cli_raw_call(c, API_VERSIONS_KEY, 0, NULL, 0, &body, &len);
+    if (rc)
+        return rc;
+    krd_t r;
+    krd_init(&r, body, len);
+    *kerr = krd_i16(&r);
+    int32_t cnt = krd_count(&r, false, false, 6);
+    cli_api_range_t *v = r.err ? NULL : kp_calloc(cnt ? (size_t)cnt : 1, sizeof *v);
+    for (int32_t i = 0; v && i < cnt; i++) {
+        v[i].key = krd_i16(&r);
+        v[i].min = krd_i16(&r);
+        v[i].max = krd_i16(&r);
+    }
+    rc = r.err ? -EPROTO : v ? 0 : -ENOMEM;
+    kp_free(body);
+    if (rc) {
+        kp_free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+bool cli_api_supported(const cli_api_range_t *v, int n, int16_t key, int16_t version)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i].key == key)
+            return v[i].min <= version && version <= v[i].max;
+    return false;
+}
+
+const char *cli_raw_strerror(int rc)
+{
+    return rc == -EPROTO ? "malformed answer" : strerror(-rc);
 }

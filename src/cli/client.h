@@ -4,7 +4,9 @@
  * errors that name what went wrong and what to do.
  *
  * Client subcommands speak only the Kafka protocol (librdkafka), so they work
- * against any Kafka-protocol broker, not only kappa's.
+ * against any Kafka-protocol broker, not only kappa's.  The few requests
+ * librdkafka 2.0.2 cannot send go on a plain TCP socket of our own
+ * (cli_raw_* below).
  *
  * Exit statuses (all client subcommands): 0 success; 1 the operation failed
  * (the broker refused, the topic does not exist, ...); 2 usage error;
@@ -15,6 +17,8 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CLI_EXIT_OK 0
@@ -93,5 +97,63 @@ const char *cli_err_hint(rd_kafka_resp_err_t err);
 
 /* Parse a non-negative or signed integer argument; -1 and a usage message on error. */
 int cli_parse_i64(const cli_common_t *c, const char *what, const char *s, long long *out);
+
+/* ---- raw Kafka requests -------------------------------------------------
+ *
+ * For what librdkafka 2.0.2 cannot do: read the API version ranges a broker
+ * supports (it negotiates them but has no public call for the result), and
+ * send DescribeLogDirs.  Only non-flexible request versions: the request
+ * header is v1 (client id "kappa-cli", no tagged fields) and the response
+ * header v0 (just the correlation id), so the framing is a few fixed-width
+ * integers.  Bodies are built and read with kafka/wire.h.
+ */
+
+typedef struct cli_raw {
+    int fd;
+    int64_t deadline_ms;        /* CLOCK_MONOTONIC; bounds every call on it */
+    int32_t correlation_id;     /* of the next request */
+} cli_raw_t;
+
+/* Split "host:port", "[v6]:port" or "PLAINTEXT://host:port"; 0 or -1. */
+int cli_split_address(const char *addr, char *host, size_t hn, char *port, size_t pn);
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+int64_t cli_mono_ms(void);
+
+/*
+ * Connect to host:port.  Every later call on the connection must finish by
+ * deadline_ms (cli_mono_ms() based).  Returns 0, or -errno (-ETIMEDOUT past
+ * the deadline, -EHOSTUNREACH when the name does not resolve).
+ */
+int cli_raw_dial(cli_raw_t *c, const char *host, const char *port, int64_t deadline_ms);
+void cli_raw_close(cli_raw_t *c);
+
+/*
+ * One round trip: the request body (already encoded at `version`) goes out
+ * under a v1 header; on success *resp holds the response body after its
+ * correlation id, *resp_len bytes (the caller kp_free()s it).  Returns 0,
+ * -errno, -ETIMEDOUT, or -EPROTO for a malformed answer (wrong correlation
+ * id, or a size over 16 MiB).
+ */
+int cli_raw_call(cli_raw_t *c, int16_t api_key, int16_t version, const void *body,
+                 size_t len, uint8_t **resp, size_t *resp_len);
+
+typedef struct cli_api_range {
+    int16_t key, min, max;
+} cli_api_range_t;
+
+/*
+ * ApiVersions v0 (every broker understands it) on c.  On success *out is an
+ * array of *n ranges (the caller kp_free()s it) and *kerr the error code the
+ * broker sent (a broker that refuses still lists its ranges).  Returns 0,
+ * -errno, or -EPROTO for a malformed answer.
+ */
+int cli_raw_api_versions(cli_raw_t *c, cli_api_range_t **out, int *n, int16_t *kerr);
+
+/* Whether the ranges include version `version` of api `key`. */
+bool cli_api_supported(const cli_api_range_t *v, int n, int16_t key, int16_t version);
+
+/* A short reason for a cli_raw_* error: strerror, or "malformed answer". */
+const char *cli_raw_strerror(int rc);
 
 #endif

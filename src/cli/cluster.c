@@ -6,10 +6,9 @@
  * the broker reports one, topic and partition counts, and the API version
  * ranges one broker supports.  librdkafka 2.0.2 has no public call for the
  * ranges it negotiated, so we ask for them ourselves: one ApiVersions v0
- * request on a plain TCP socket to the first bootstrap address that answers.
- * v0 is the version every broker must understand (a client learns what else
- * the broker speaks from its answer), and its request and response have no
- * tagged fields, so the framing is a few fixed-width integers.
+ * request (cli_raw_api_versions) to the first bootstrap address that
+ * answers.  v0 is the version every broker must understand (a client learns
+ * what else the broker speaks from its answer).
  *
  * health is healthy when the broker answers metadata and every partition of
  * every topic has a leader among the listed brokers and no partition or topic
@@ -24,14 +23,9 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 /* Kafka's API names by key (apache/kafka ApiKeys), for readable output. */
 static const char *const api_names[] = {
@@ -55,198 +49,9 @@ static const char *const api_names[] = {
     "DescribeTopicPartitions",
 };
 
-#define API_VERSIONS_KEY 18
-#define API_VERSIONS_MAX_BYTES (1 << 20)
-
-typedef struct api_range {
-    int16_t key, min, max;
-} api_range_t;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait until fd is ready for events or the deadline passes: 0, or -ETIMEDOUT / -errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ms)
-{
-    for (;;) {
-        int64_t left = deadline_ms - now_ms();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, (int)left);
-        if (r > 0)
-            return 0;
-        if (r == 0)
-            return -ETIMEDOUT;
-        if (errno != EINTR)
-            return -errno;
-    }
-}
-
-static int io_all(int fd, uint8_t *buf, size_t n, bool writing, int64_t deadline_ms)
-{
-    size_t done = 0;
-    while (done < n) {
-        int r = wait_fd(fd, writing ? POLLOUT : POLLIN, deadline_ms);
-        if (r)
-            return r;
-        ssize_t k = writing ? send(fd, buf + done, n - done, MSG_NOSIGNAL)
-                            : recv(fd, buf + done, n - done, 0);
-        if (k < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            return -ECONNRESET;
-        done += (size_t)k;
-    }
-    return 0;
-}
-
-/* Connect to host:port with a deadline; returns the fd or -errno. */
-static int dial(const char *host, const char *port, int64_t deadline_ms)
-{
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int r = getaddrinfo(host, port, &hints, &res);
-    if (r)
-        return -EHOSTUNREACH;
-    int fd = -ECONNREFUSED;
-    for (struct addrinfo *a = res; a; a = a->ai_next) {
-        int s = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-        if (s < 0)
-            continue;
-        if (connect(s, a->ai_addr, a->ai_addrlen) == 0) {
-            fd = s;
-            break;
-        }
-        if (errno == EINPROGRESS && wait_fd(s, POLLOUT, deadline_ms) == 0) {
-            int err = 0;
-            socklen_t len = sizeof err;
-            getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
-            if (err == 0) {
-                fd = s;
-                break;
-            }
-            fd = -err;
-        }
-        close(s);
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/*
- * One ApiVersions v0 round trip to host:port.  On success *out is an array
- * of *n ranges (caller kp_free()s) and 0 is returned; otherwise -errno, or
- * -EPROTO for a malformed answer, and *kerr holds a Kafka error code if the
- * broker sent one with no ranges.
- */
-static int api_versions_query(const char *host, const char *port, int timeout_ms,
-                              api_range_t **out, int *n, int16_t *kerr)
-{
-    static const char client_id[] = "kappa-cli";
-    const int32_t correlation_id = 0x6b617070;   /* "kapp" */
-    int64_t deadline = now_ms() + timeout_ms;
-    *out = NULL;
-    *n = 0;
-    *kerr = 0;
-    int fd = dial(host, port, deadline);
-    if (fd < 0)
-        return fd;
-    /* size, api_key, api_version, correlation_id, client_id (int16 length + bytes) */
-    uint8_t req[4 + 2 + 2 + 4 + 2 + sizeof client_id - 1];
-    uint32_t size = sizeof req - 4;
-    size_t clen = sizeof client_id - 1;
-    uint8_t hdr[14] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
-                       (uint8_t)size, 0, API_VERSIONS_KEY, 0, 0,
-                       (uint8_t)(correlation_id >> 24), (uint8_t)(correlation_id >> 16),
-                       (uint8_t)(correlation_id >> 8), (uint8_t)correlation_id,
-                       (uint8_t)(clen >> 8), (uint8_t)clen};
-    memcpy(req, hdr, sizeof hdr);
-    memcpy(req + sizeof hdr, client_id, clen);
-    uint8_t len4[4];
-    uint8_t *body = NULL;
-    int rc = io_all(fd, req, sizeof req, true, deadline);
-    if (rc == 0)
-        rc = io_all(fd, len4, 4, false, deadline);
-    if (rc)
-        goto done;
-    uint32_t blen = get32(len4);
-    /* correlation id + error code + array length at least */
-    if (blen < 10 || blen > API_VERSIONS_MAX_BYTES) {
-        rc = -EPROTO;
-        goto done;
-    }
-    body = kp_malloc(blen);
-    if (!body) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    rc = io_all(fd, body, blen, false, deadline);
-    if (rc)
-        goto done;
-    if ((int32_t)get32(body) != correlation_id) {
-        rc = -EPROTO;
-        goto done;
-    }
-    *kerr = (int16_t)get16(body + 4);
-    int32_t cnt = (int32_t)get32(body + 6);
-    if (cnt < 0 || (size_t)cnt > (blen - 10) / 6) {
-        rc = -EPROTO;
-        goto done;
-    }
-    api_range_t *v = kp_calloc(cnt ? (size_t)cnt : 1, sizeof *v);
-    if (!v) {
-        rc = -ENOMEM;
-        goto done;
-    }
-    for (int32_t i = 0; i < cnt; i++) {
-        const uint8_t *p = body + 10 + (size_t)i * 6;
-        v[i] = (api_range_t){(int16_t)get16(p), (int16_t)get16(p + 2), (int16_t)get16(p + 4)};
-    }
-    *out = v;
-    *n = cnt;
-done:
-    kp_free(body);
-    close(fd);
-    return rc;
-}
-
-/* Split "host:port", "[v6]:port" or "PLAINTEXT://host:port" into parts. */
-static int split_address(const char *addr, char *host, size_t hn, char *port, size_t pn)
-{
-    const char *s = strstr(addr, "://");
-    s = s ? s + 3 : addr;
-    const char *colon;
-    if (*s == '[') {
-        const char *close_br = strchr(s, ']');
-        if (!close_br || close_br[1] != ':')
-            return -1;
-        snprintf(host, hn, "%.*s", (int)(close_br - s - 1), s + 1);
-        colon = close_br + 1;
-    } else {
-        colon = strrchr(s, ':');
-        if (!colon)
-            return -1;
-        snprintf(host, hn, "%.*s", (int)(colon - s), s);
-    }
-    snprintf(port, pn, "%s", colon + 1);
-    return *host && *port ? 0 : -1;
-}
-
 /* ApiVersions from the first bootstrap address that answers; *addr_out
  * names it.  Returns 0, or -1 after printing why. */
-static int api_versions(const cli_common_t *c, api_range_t **out, int *n, char *addr_out,
+static int api_versions(const cli_common_t *c, cli_api_range_t **out, int *n, char *addr_out,
                         size_t an)
 {
     size_t len = strlen(c->brokers);
@@ -263,12 +68,16 @@ static int api_versions(const cli_common_t *c, api_range_t **out, int *n, char *
         while (*tok == ' ')
             tok++;
         char host[256], port[32];
-        if (split_address(tok, host, sizeof host, port, sizeof port) < 0) {
+        if (cli_split_address(tok, host, sizeof host, port, sizeof port) < 0) {
             snprintf(why, sizeof why, "'%s' is not HOST:PORT", tok);
             continue;
         }
-        int16_t kerr;
-        int r = api_versions_query(host, port, c->timeout_ms, out, n, &kerr);
+        int16_t kerr = 0;
+        cli_raw_t raw;
+        int r = cli_raw_dial(&raw, host, port, cli_mono_ms() + c->timeout_ms);
+        if (r == 0)
+            r = cli_raw_api_versions(&raw, out, n, &kerr);
+        cli_raw_close(&raw);
         if (r == 0 && (*n > 0 || kerr == 0)) {
             snprintf(addr_out, an, "%s", tok);
             rc = 0;
@@ -299,7 +108,7 @@ static const char *api_name(int16_t key, char *buf, size_t n)
 
 static int cmp_range(const void *a, const void *b)
 {
-    const api_range_t *x = a, *y = b;
+    const cli_api_range_t *x = a, *y = b;
     return (x->key > y->key) - (x->key < y->key);
 }
 
@@ -353,7 +162,7 @@ static int cluster_info(int argc, char **argv)
         return rc;
     const struct rd_kafka_metadata *md = NULL;
     char *cluster_id = NULL;
-    api_range_t *apis = NULL;
+    cli_api_range_t *apis = NULL;
     struct rd_kafka_metadata_broker *brokers = NULL;
     out_table_t *bt = NULL, *at = NULL;
     int napis = 0;

@@ -13,7 +13,12 @@
  *       handle, the last stable offset from the same call on a
  *       read_committed one (the broker answers ListOffsets(latest) with the
  *       LSO at that isolation level).
- *   (3) No DescribeLogDirs: SIZE_BYTES is printed as "-".
+ *   (3) No DescribeLogDirs: describe sends it itself (v1, cli_raw_call) to
+ *       each broker that leads a partition of the topic, after checking
+ *       with ApiVersions that the broker serves it.  A broker that does not
+ *       gets "-" for its partitions' SIZE_BYTES; one that fails or times out
+ *       also gets "-", plus one warning on stderr: the sizes never fail the
+ *       command.
  *   (4) No IncrementalAlterConfigs: AlterConfigs replaces a topic's whole
  *       set of overrides, so alter-config reads the current topic-level
  *       configs, merges the change and writes the full set back.  Two
@@ -23,7 +28,10 @@
 #include "cli/out.h"
 #include "cli/topic_int.h"
 #include "core/kp_mem.h"
+#include "kafka/wire.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -361,9 +369,10 @@ static void describe_help(FILE *f)
           "Show a topic: a summary, then per partition its leader, log start offset,\n"
           "last stable offset (LAST_STABLE: the end of what read_committed consumers\n"
           "see; below HIGH_WATERMARK while a transaction is open), high watermark and\n"
-          "size (\"-\": the size needs DescribeLogDirs, which librdkafka 2.0 cannot\n"
-          "send), then every config with its SOURCE: topic (set on this topic),\n"
-          "broker (set in the broker's configuration) or default.\n",
+          "size on disk (SIZE_BYTES, from the leader's DescribeLogDirs; \"-\" when the\n"
+          "broker does not serve it or did not answer), then every config with its\n"
+          "SOURCE: topic (set on this topic), broker (set in the broker's\n"
+          "configuration) or default.\n",
           f);
     cli_common_help(f);
 }
@@ -457,6 +466,126 @@ static void print_section(const char *title, const out_table_t *t, cli_format_t 
     out_print(t, fmt, stdout);
 }
 
+#define DESCRIBE_LOG_DIRS_KEY 35
+#define DESCRIBE_LOG_DIRS_VERSION 1
+
+/*
+ * Encode a DescribeLogDirs v1 request for the partitions of `topic` that
+ * broker `leader` leads.  Returns the number of partitions asked for.
+ */
+static int log_dirs_request(kwr_t *w, const rd_kafka_metadata_topic_t *mt, int32_t leader)
+{
+    int n = 0;
+    for (int k = 0; k < mt->partition_cnt; k++)
+        n += mt->partitions[k].leader == leader;
+    kwr_count(w, 1, false);
+    kwr_cstr(w, mt->topic, false);
+    kwr_count(w, n, false);
+    for (int k = 0; k < mt->partition_cnt; k++)
+        if (mt->partitions[k].leader == leader)
+            kwr_i32(w, mt->partitions[k].id);
+    return n;
+}
+
+/*
+ * Read a DescribeLogDirs v1 answer into sizes[] (indexed by partition id,
+ * the topic has np of them).  A partition in a log directory that reports an
+ * error, or in a future (being-moved) log, is skipped.  Returns 0 or
+ * -EPROTO.
+ */
+static int log_dirs_parse(const uint8_t *body, size_t len, const char *topic, int64_t *sizes,
+                          int np)
+{
+    krd_t r;
+    krd_init(&r, body, len);
+    krd_i32(&r);                                        /* throttle_time_ms */
+    int32_t ndirs = krd_count(&r, false, false, 8);
+    for (int32_t d = 0; d < ndirs && !r.err; d++) {
+        int16_t derr = krd_i16(&r);
+        krd_str(&r, false, false);                      /* log_dir */
+        int32_t nt = krd_count(&r, false, false, 6);
+        for (int32_t t = 0; t < nt && !r.err; t++) {
+            kstr_t name = krd_str(&r, false, false);
+            bool ours = kstr_eq(name, topic);
+            int32_t nparts = krd_count(&r, false, false, 21);
+            for (int32_t k = 0; k < nparts && !r.err; k++) {
+                int32_t id = krd_i32(&r);
+                int64_t size = krd_i64(&r);
+                krd_i64(&r);                            /* offset_lag */
+                bool future = krd_i8(&r) != 0;
+                if (!r.err && ours && derr == 0 && !future && id >= 0 && id < np && size >= 0)
+                    sizes[id] = size;
+            }
+        }
+    }
+    return r.err ? -EPROTO : 0;
+}
+
+/*
+ * Partition sizes: sizes[id] for each partition id (0..partition_cnt-1) of
+ * the topic, -1 where unknown.  One DescribeLogDirs per leading broker,
+ * all within one --timeout.  Never fails the command: a broker that does not
+ * serve DescribeLogDirs leaves "-" silently (it cannot tell us), one that
+ * cannot be asked leaves "-" and one warning line.
+ */
+static void partition_sizes(const cli_common_t *c, const struct rd_kafka_metadata *md,
+                            const rd_kafka_metadata_topic_t *mt, int64_t *sizes)
+{
+    int np = mt->partition_cnt;
+    for (int k = 0; k < np; k++)
+        sizes[k] = -1;
+    int64_t deadline = cli_mono_ms() + c->timeout_ms;
+    for (int k = 0; k < np; k++) {
+        int32_t leader = mt->partitions[k].leader;
+        bool seen = leader < 0;
+        for (int j = 0; j < k && !seen; j++)
+            seen = mt->partitions[j].leader == leader;
+        if (seen)
+            continue;
+        const struct rd_kafka_metadata_broker *mb = NULL;
+        for (int j = 0; j < md->broker_cnt; j++)
+            if (md->brokers[j].id == leader)
+                mb = &md->brokers[j];
+        if (!mb) {
+            fprintf(stderr, "%s: warning: leader %" PRId32 " of some partitions is not among "
+                    "the brokers; their SIZE_BYTES is unknown\n", c->prog, leader);
+            continue;
+        }
+        char port[16];
+        snprintf(port, sizeof port, "%d", mb->port);
+        cli_raw_t raw;
+        cli_api_range_t *apis = NULL;
+        int napis = 0;
+        int16_t kerr;
+        uint8_t *resp = NULL;
+        size_t rlen = 0;
+        kwr_t w;
+        kwr_init(&w);
+        int rc = cli_raw_dial(&raw, mb->host, port, deadline);
+        if (rc == 0)
+            rc = cli_raw_api_versions(&raw, &apis, &napis, &kerr);
+        bool served = rc == 0 && cli_api_supported(apis, napis, DESCRIBE_LOG_DIRS_KEY,
+                                                   DESCRIBE_LOG_DIRS_VERSION);
+        if (served) {
+            log_dirs_request(&w, mt, leader);
+            rc = w.err ? -ENOMEM
+                       : cli_raw_call(&raw, DESCRIBE_LOG_DIRS_KEY, DESCRIBE_LOG_DIRS_VERSION,
+                                      w.buf, w.len, &resp, &rlen);
+            if (rc == 0)
+                rc = log_dirs_parse(resp, rlen, mt->topic, sizes, np);
+        }
+        if (rc)
+            fprintf(stderr, "%s: warning: cannot read partition sizes from broker %" PRId32
+                    " at %s:%d: %s; their SIZE_BYTES is unknown\n", c->prog, leader, mb->host,
+                    mb->port, rc == -ETIMEDOUT ? "no answer within the timeout"
+                                               : cli_raw_strerror(rc));
+        kp_free(resp);
+        kp_free(apis);
+        kwr_free(&w);
+        cli_raw_close(&raw);
+    }
+}
+
 static int cmd_describe(cli_common_t *c, int argc, char **argv)
 {
     const char *name = NULL;
@@ -487,6 +616,7 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
     rd_kafka_event_t *ev = NULL;
     out_table_t *sum = NULL, *parts = NULL, *cfg = NULL;
     const rd_kafka_ConfigEntry_t **entries = NULL;
+    int64_t *sizes = NULL;
     rc = CLI_EXIT_FAIL;
 
     const struct rd_kafka_metadata *md = NULL;
@@ -511,8 +641,14 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
     parts = out_table_new(6, "PARTITION", "LEADER", "LOG_START", "LAST_STABLE", "HIGH_WATERMARK",
                           "SIZE_BYTES");
     cfg = out_table_new(3, "NAME", "VALUE", "SOURCE");
-    if (!ru || !rcm || !sum || !parts || !cfg)
+    sizes = kp_calloc(mt->partition_cnt > 0 ? (size_t)mt->partition_cnt : 1, sizeof *sizes);
+    if (!ru || !rcm || !sum || !parts || !cfg || !sizes)
         goto out;
+    partition_sizes(c, md, mt, sizes);
+    /* The topic's size is known only if every partition's is. */
+    int64_t total = 0;
+    for (int id = 0; id < mt->partition_cnt && total >= 0; id++)
+        total = sizes[id] < 0 ? -1 : total + sizes[id];
     for (int col = 0; col < 6; col++)
         out_num(parts, col);
 
@@ -536,13 +672,14 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
                      rd_kafka_err2str(e));
             goto out;
         }
-        char sid[16], sl[16], slo[24], slso[24], shi[24];
+        char sid[16], sl[16], slo[24], slso[24], shi[24], ssz[24];
         snprintf(sid, sizeof sid, "%d", id);
         snprintf(sl, sizeof sl, "%d", p->leader);
         snprintf(slo, sizeof slo, "%lld", (long long)lo);
         snprintf(slso, sizeof slso, "%lld", (long long)lso);
         snprintf(shi, sizeof shi, "%lld", (long long)hi);
-        out_row(parts, sid, sl, slo, slso, shi, NULL);
+        snprintf(ssz, sizeof ssz, "%" PRId64, sizes[id]);
+        out_row(parts, sid, sl, slo, slso, shi, sizes[id] < 0 ? NULL : ssz);
     }
 
     size_t ncfg = 0;
@@ -563,14 +700,18 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
                 config_source_name(rd_kafka_ConfigEntry_source(entries[k])));
     }
 
-    char np[16], nr[16];
+    char np[16], nr[16], ntot[24];
     snprintf(np, sizeof np, "%d", mt->partition_cnt);
+    if (total >= 0)
+        snprintf(ntot, sizeof ntot, "%" PRId64, total);
+    else
+        snprintf(ntot, sizeof ntot, "%s", c->format == CLI_FMT_JSON ? "null" : "-");
     snprintf(nr, sizeof nr, "%d", mt->partition_cnt > 0 ? mt->partitions[0].replica_cnt : 0);
     if (c->format == CLI_FMT_JSON) {
         printf("{\"name\": ");
         out_json_str(stdout, name);
-        printf(", \"partition_count\": %s, \"replicas\": %s, \"internal\": %s,\n \"partitions\": ", np,
-               nr, strncmp(name, "__", 2) == 0 ? "true" : "false");
+        printf(", \"partition_count\": %s, \"replicas\": %s, \"size_bytes\": %s, \"internal\": %s,\n"
+               " \"partitions\": ", np, nr, ntot, strncmp(name, "__", 2) == 0 ? "true" : "false");
         out_print(parts, CLI_FMT_JSON, stdout);
         printf(", \"configs\": ");
         out_print(cfg, CLI_FMT_JSON, stdout);
@@ -579,9 +720,11 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
         out_row(sum, "NAME", name);
         out_row(sum, "PARTITIONS", np);
         out_row(sum, "REPLICAS", nr);
+        out_row(sum, "SIZE_BYTES", ntot);
         if (c->format == CLI_FMT_TABLE) {
             printf("SUMMARY\n=======\n");
-            printf("NAME        %s\nPARTITIONS  %s\nREPLICAS    %s\n", name, np, nr);
+            printf("NAME        %s\nPARTITIONS  %s\nREPLICAS    %s\nSIZE_BYTES  %s\n", name, np,
+                   nr, ntot);
         } else {
             out_print(sum, CLI_FMT_TEXT, stdout);
         }
@@ -591,6 +734,7 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
     rc = CLI_EXIT_OK;
 out:
     kp_free(entries);
+    kp_free(sizes);
     out_table_free(sum);
     out_table_free(parts);
     out_table_free(cfg);

@@ -1,18 +1,23 @@
 /*
  * admin.c -- topic administration: CreateTopics, DeleteTopics,
- * CreatePartitions, DeleteRecords, DescribeConfigs, AlterConfigs.
+ * CreatePartitions, DeleteRecords, DescribeConfigs, AlterConfigs, and
+ * DescribeLogDirs (partition sizes on disk).
  *
  * kappa is one broker: a replication factor other than 1 (or -1, "the
  * default") is refused with INVALID_REPLICATION_FACTOR rather than silently
- * ignored, and manual replica assignments are refused likewise.
+ * ignored, and manual replica assignments are refused likewise.  It has one
+ * log directory, so DescribeLogDirs always answers with exactly one result.
  */
 #include "broker.h"
 #include "kerr.h"
 #include "../core/kp_error.h"
 #include "../core/logging.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define RESOURCE_TOPIC 2
 #define ADMIN_MAX_NEW_PARTITIONS 10000
@@ -474,6 +479,127 @@ void handle_alter_configs(kreq_t *r)
         out[i].error_code = kerr_from_kp(rc);
     }
     resp.responses = (karray_t){out, n};
+    kreq_respond(r, &resp);
+    return;
+oom:
+    kreq_abort(r);
+}
+
+/* ---- DescribeLogDirs ---- */
+
+typedef describe_log_dirs_resp_describe_log_dirs_topic_t ldt_t;
+typedef describe_log_dirs_resp_describe_log_dirs_partition_t ldp_t;
+typedef describe_log_dirs_req_describable_log_dir_topic_t ldreq_t;
+
+static int cmp_ldreq(const void *a, const void *b)
+{
+    kstr_t x = (*(const ldreq_t *const *)a)->topic, y = (*(const ldreq_t *const *)b)->topic;
+    int32_t xl = x.len > 0 ? x.len : 0, yl = y.len > 0 ? y.len : 0;
+    int c = xl && yl ? memcmp(x.p, y.p, (size_t)(xl < yl ? xl : yl)) : 0;
+    return c ? c : (xl > yl) - (xl < yl);
+}
+
+/*
+ * Fill *out with the partitions of t that `want` marks (every partition
+ * when want is NULL), in id order.  Returns 0, or -1 when the arena
+ * refused.
+ */
+static int log_dirs_topic(kreq_t *r, log_topic_t *t, const bool *want, ldt_t *out)
+{
+    int32_t np = log_topic_partitions(t), k = 0;
+    ldp_t *ps = arena_alloc(&r->arena, (size_t)(np ? np : 1) * sizeof *ps);
+    if (!ps)
+        return -1;
+    for (int32_t j = 0; j < np; j++) {
+        partition_t *p = log_topic_partition(t, j);
+        if (!p || (want && !want[j]))
+            continue;
+        /* One replica, no future log being moved in: the lag of the log end
+         * behind the high watermark is always 0 here. */
+        ps[k++] = (ldp_t){.partition_index = j, .partition_size = partition_size_bytes(p),
+                          .offset_lag = 0, .is_future_key = false};
+    }
+    const char *name = log_topic_name(t);
+    out->name = (kstr_t){name, (int32_t)strlen(name)};
+    out->partitions = (karray_t){ps, k};
+    return 0;
+}
+
+/*
+ * Topics null means every topic, internal ones included; otherwise the
+ * named partitions that exist.  As in Kafka, an unknown topic or partition
+ * is simply absent from the answer (no error), a topic named twice is
+ * answered once, and a topic none of whose named partitions exist is left
+ * out.
+ */
+void handle_describe_log_dirs(kreq_t *r)
+{
+    broker_t *b = r->b;
+    describe_log_dirs_req_t *req = r->body;
+    describe_log_dirs_resp_t resp = {0};
+    describe_log_dirs_resp_describe_log_dirs_result_t *res = arena_alloc(&r->arena, sizeof *res);
+    if (!res)
+        goto oom;
+    *res = (describe_log_dirs_resp_describe_log_dirs_result_t){.total_bytes = -1,
+                                                                .usable_bytes = -1};
+    /* Kafka reports the directory's absolute path. */
+    char abs[PATH_MAX];
+    const char *dir = realpath(b->cfg.log_dir, abs) ? abs : b->cfg.log_dir;
+    res->log_dir = arena_str(r, dir);
+    struct statvfs sv;
+    if (statvfs(dir, &sv) == 0) {
+        res->total_bytes = (int64_t)sv.f_blocks * (int64_t)sv.f_frsize;
+        res->usable_bytes = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+    }
+    ldt_t *ts;
+    int k = 0;
+    if (req->topics.n < 0) {
+        int n = log_topic_count(b->log);
+        ts = arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *ts);
+        if (!ts)
+            goto oom;
+        for (int i = 0; i < n; i++)
+            if (log_dirs_topic(r, log_topic_at(b->log, i), NULL, &ts[k++]))
+                goto oom;
+    } else {
+        /* Sorted by name so that entries naming the same topic are adjacent
+         * and merge into one answer. */
+        int n = req->topics.n;
+        ldreq_t *rt = req->topics.v;
+        ldreq_t **by = arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *by);
+        ts = arena_alloc(&r->arena, (size_t)(n ? n : 1) * sizeof *ts);
+        if (!by || !ts)
+            goto oom;
+        for (int i = 0; i < n; i++)
+            by[i] = &rt[i];
+        qsort(by, (size_t)n, sizeof *by, cmp_ldreq);
+        for (int i = 0, j; i < n; i = j) {
+            for (j = i + 1; j < n && cmp_ldreq(&by[i], &by[j]) == 0; j++)
+                continue;
+            char name[256];
+            log_topic_t *t = kstr_topic_name(by[i]->topic, name, sizeof name)
+                                 ? log_topic_find(b->log, name) : NULL;
+            if (!t)
+                continue;
+            int32_t np = log_topic_partitions(t);
+            bool *want = arena_alloc(&r->arena, (size_t)(np ? np : 1) * sizeof *want);
+            if (!want)
+                goto oom;
+            memset(want, 0, (size_t)(np ? np : 1) * sizeof *want);
+            for (int e = i; e < j; e++) {
+                int32_t *ids = by[e]->partitions.v;
+                for (int q = 0; q < by[e]->partitions.n; q++)
+                    if (ids[q] >= 0 && ids[q] < np)
+                        want[ids[q]] = true;
+            }
+            if (log_dirs_topic(r, t, want, &ts[k]))
+                goto oom;
+            if (ts[k].partitions.n > 0)
+                k++;
+        }
+    }
+    res->topics = (karray_t){ts, k};
+    resp.results = (karray_t){res, 1};
     kreq_respond(r, &resp);
     return;
 oom:

@@ -132,7 +132,8 @@ int16_t kerr_from_kp(int rc);
 kapi_handler_fn handle_api_versions, handle_metadata, handle_produce, handle_fetch,
     handle_list_offsets, handle_create_topics, handle_delete_topics,
     handle_create_partitions, handle_delete_records, handle_describe_configs,
-    handle_alter_configs, handle_sasl_handshake, handle_init_producer_id;
+    handle_alter_configs, handle_describe_log_dirs, handle_sasl_handshake,
+    handle_init_producer_id;
 /* idempotence.c: load and reserve producer ids (after the log is open). */
 int producer_ids_start(broker_t *b);
 

@@ -207,6 +207,7 @@ static kapi_handler_fn *handler_for(int16_t key)
     case 21: return handle_delete_records;
     case 32: return handle_describe_configs;
     case 33: return handle_alter_configs;
+    case 35: return handle_describe_log_dirs;
     case 37: return handle_create_partitions;
     case 17: return handle_sasl_handshake;
     case 22: return handle_init_producer_id;

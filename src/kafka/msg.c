@@ -628,6 +628,61 @@ static const kfield_t alter_configs_resp_fields[] = {
 #undef S
 SCHEMA(alter_configs_resp);
 
+/* ---- DescribeLogDirs (35) ---- */
+
+#define S describe_log_dirs_req_describable_log_dir_topic_t
+static const kfield_t describe_log_dirs_req_describable_log_dir_topic_fields[] = {
+    F_STR(S, topic, 0, VX, NN),
+    F_ARR_T(S, partitions, 0, VX, NN, KT_INT32),
+};
+#undef S
+static SCHEMA(describe_log_dirs_req_describable_log_dir_topic);
+
+#define S describe_log_dirs_req_t
+static const kfield_t describe_log_dirs_req_fields[] = {
+    F_ARR(S, topics, 0, VX, 0, describe_log_dirs_req_describable_log_dir_topic),
+};
+#undef S
+SCHEMA(describe_log_dirs_req);
+
+#define S describe_log_dirs_resp_describe_log_dirs_partition_t
+static const kfield_t describe_log_dirs_resp_describe_log_dirs_partition_fields[] = {
+    F_I32(S, partition_index, 0, VX, 0),
+    F_I64(S, partition_size, 0, VX, 0),
+    F_I64(S, offset_lag, 0, VX, 0),
+    F_BOOL(S, is_future_key, 0, VX, 0),
+};
+#undef S
+static SCHEMA(describe_log_dirs_resp_describe_log_dirs_partition);
+
+#define S describe_log_dirs_resp_describe_log_dirs_topic_t
+static const kfield_t describe_log_dirs_resp_describe_log_dirs_topic_fields[] = {
+    F_STR(S, name, 0, VX, NN),
+    F_ARR(S, partitions, 0, VX, NN, describe_log_dirs_resp_describe_log_dirs_partition),
+};
+#undef S
+static SCHEMA(describe_log_dirs_resp_describe_log_dirs_topic);
+
+#define S describe_log_dirs_resp_describe_log_dirs_result_t
+static const kfield_t describe_log_dirs_resp_describe_log_dirs_result_fields[] = {
+    F_I16(S, error_code, 0, VX, 0),
+    F_STR(S, log_dir, 0, VX, NN),
+    F_ARR(S, topics, 0, VX, NN, describe_log_dirs_resp_describe_log_dirs_topic),
+    F_I64(S, total_bytes, 4, VX, -1),
+    F_I64(S, usable_bytes, 4, VX, -1),
+};
+#undef S
+static SCHEMA(describe_log_dirs_resp_describe_log_dirs_result);
+
+#define S describe_log_dirs_resp_t
+static const kfield_t describe_log_dirs_resp_fields[] = {
+    F_I32(S, throttle_time_ms, 0, VX, 0),
+    F_I16(S, error_code, 3, VX, 0),
+    F_ARR(S, results, 0, VX, NN, describe_log_dirs_resp_describe_log_dirs_result),
+};
+#undef S
+SCHEMA(describe_log_dirs_resp);
+
 /* ---- FindCoordinator (10) ---- */
 
 #define S find_coordinator_req_t
@@ -1207,6 +1262,7 @@ const kapi_t kapi_table[] = {
     API(28, "TxnOffsetCommit", txn_offset_commit, 0, 2, 3),
     API(32, "DescribeConfigs", describe_configs, 0, 2, 4),
     API(33, "AlterConfigs", alter_configs, 0, 1, 2),
+    API(35, "DescribeLogDirs", describe_log_dirs, 0, 4, 2),
     API(37, "CreatePartitions", create_partitions, 0, 1, 2),
     API(42, "DeleteGroups", delete_groups, 0, 1, 2),
 };

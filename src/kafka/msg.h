@@ -414,6 +414,43 @@ typedef struct alter_configs_resp {
     karray_t responses;                 /* alter_configs_resp_alter_configs_resource_response_t */
 } alter_configs_resp_t;
 
+/* ---- DescribeLogDirs (35) ---- */
+
+typedef struct describe_log_dirs_req_describable_log_dir_topic {
+    kstr_t topic;
+    karray_t partitions;                /* int32_t */
+} describe_log_dirs_req_describable_log_dir_topic_t;
+
+typedef struct describe_log_dirs_req {
+    karray_t topics;                    /* describe_log_dirs_req_describable_log_dir_topic_t, null allowed (= all) */
+} describe_log_dirs_req_t;
+
+typedef struct describe_log_dirs_resp_describe_log_dirs_partition {
+    int32_t partition_index;
+    int64_t partition_size;
+    int64_t offset_lag;
+    bool is_future_key;
+} describe_log_dirs_resp_describe_log_dirs_partition_t;
+
+typedef struct describe_log_dirs_resp_describe_log_dirs_topic {
+    kstr_t name;
+    karray_t partitions;                /* describe_log_dirs_resp_describe_log_dirs_partition_t */
+} describe_log_dirs_resp_describe_log_dirs_topic_t;
+
+typedef struct describe_log_dirs_resp_describe_log_dirs_result {
+    int16_t error_code;
+    kstr_t log_dir;
+    karray_t topics;                    /* describe_log_dirs_resp_describe_log_dirs_topic_t */
+    int64_t total_bytes;                /* v4+, = -1 */
+    int64_t usable_bytes;               /* v4+, = -1 */
+} describe_log_dirs_resp_describe_log_dirs_result_t;
+
+typedef struct describe_log_dirs_resp {
+    int32_t throttle_time_ms;
+    int16_t error_code;                 /* v3+ */
+    karray_t results;                   /* describe_log_dirs_resp_describe_log_dirs_result_t */
+} describe_log_dirs_resp_t;
+
 /* ---- FindCoordinator (10) ---- */
 
 typedef struct find_coordinator_req {
@@ -793,6 +830,7 @@ extern const kschema_t create_partitions_req_schema, create_partitions_resp_sche
 extern const kschema_t delete_records_req_schema, delete_records_resp_schema;
 extern const kschema_t describe_configs_req_schema, describe_configs_resp_schema;
 extern const kschema_t alter_configs_req_schema, alter_configs_resp_schema;
+extern const kschema_t describe_log_dirs_req_schema, describe_log_dirs_resp_schema;
 extern const kschema_t find_coordinator_req_schema, find_coordinator_resp_schema;
 extern const kschema_t join_group_req_schema, join_group_resp_schema;
 extern const kschema_t sync_group_req_schema, sync_group_resp_schema;

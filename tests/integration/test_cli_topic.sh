@@ -19,6 +19,8 @@ check() {
     if [ "$2" == "$3" ]; then pass "$1"; else fail "$1" "$(diff <(echo "$3") <(echo "$2") | head -8 | tr '\n' '|')"; fi
 }
 now_ms() { date +%s%3N; }
+# disk_bytes TOPIC PARTITION: the bytes of the partition's segment files.
+disk_bytes() { cat "$KAPPA_DATA/$1-$2"/*.log | wc -c; }
 
 # ---- help and usage errors ----
 ok=1
@@ -142,9 +144,28 @@ check "consume -f verbs" "$got" "$(printf 'rec/1/0 k1=v1 [trace=abc,v=2] 100%%\t
 # ---- describe offsets ----
 $T create offs -p 1 $B >/dev/null
 seq 1 5 | $T produce offs $B 2>/dev/null
-check "describe offsets after producing 5" "$($T describe offs --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t5\t5\t-')"
-got=$($T describe offs --json $B | $PY -c 'import json,sys; d=json.load(sys.stdin); p=d["partitions"][0]; print(d["name"], d["partition_count"], p["log_start"], p["last_stable"], p["high_watermark"], p["size_bytes"])')
-check "describe --json" "$got" "offs 1 0 5 5 None"
+check "describe offsets after producing 5" "$($T describe offs --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t5\t5\t%s' "$(disk_bytes offs 0)")"
+got=$($T describe offs --json $B | $PY -c 'import json,sys; d=json.load(sys.stdin); p=d["partitions"][0]; print(d["name"], d["partition_count"], p["log_start"], p["last_stable"], p["high_watermark"], p["size_bytes"], d["size_bytes"])')
+check "describe --json" "$got" "offs 1 0 5 5 $(disk_bytes offs 0) $(disk_bytes offs 0)"
+
+# ---- describe sizes (DescribeLogDirs): exactly the bytes on disk ----
+# Partition 0: 200 records of 100 bytes in five produce runs (five
+# batches), over 4 KiB segments; partition 1: 3 records; partition 2: none.
+$T create sz -p 3 -c segment.bytes=4096 $B >/dev/null
+for run in 0 1 2 3 4; do
+    for i in $(seq 1 40); do printf '%0100d\n' $((run * 40 + i)); done | $T produce sz -p 0 $B 2>/dev/null
+done
+printf 'a\nbb\nccc\n' | $T produce sz -p 1 $B 2>/dev/null
+s0=$(disk_bytes sz 0); s1=$(disk_bytes sz 1); s2=$(disk_bytes sz 2)
+nseg=$(ls "$KAPPA_DATA"/sz-0/*.log | wc -l)
+if [ "$nseg" -ge 3 ] && [ "$s0" -gt 20000 ] && [ "$s2" == 0 ]; then pass "sizes: partition 0 spans $nseg segments ($s0 bytes)"; else fail "sizes: partition 0 spans several segments" "$nseg segments, sizes $s0 $s1 $s2"; fi
+$T describe sz --format text $B >"$KAPPA_DATA.sz" 2>"$ERR"; rc=$?
+check "describe: SIZE_BYTES per partition equals the segment files" "$(awk -F'\t' 'NF==6 {print $1, $6}' "$KAPPA_DATA.sz")" "$(printf '0 %s\n1 %s\n2 0' "$s0" "$s1")"
+check "describe: summary SIZE_BYTES is the topic's total" "$(grep '^SIZE_BYTES' "$KAPPA_DATA.sz")" "$(printf 'SIZE_BYTES\t%s' $((s0 + s1 + s2)))"
+check "describe: sizes add no warning, exit 0" "rc=$rc $(cat "$ERR")" "rc=0 "
+check "describe table: summary SIZE_BYTES" "$($T describe sz $B | grep '^SIZE_BYTES')" "SIZE_BYTES  $((s0 + s1))"
+got=$($T describe sz --json $B | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["size_bytes"], [p["size_bytes"] for p in d["partitions"]])')
+check "describe --json: sizes are numbers" "$got" "$((s0 + s1)) [$s0, $s1, 0]"
 
 # ---- every -o form ----
 $T create seq -p 1 $B >/dev/null
@@ -219,11 +240,11 @@ PYEOF
 txpid=$!
 for _ in $(seq 1 150); do [ -f "$KAPPA_DATA.txready" ] && break; sleep 0.1; done
 # offsets: 0 plain, 1-3 aborted, 4 abort marker, 5-6 open.
-check "describe: LAST_STABLE below HWM while a transaction is open" "$($T describe tx --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t5\t7\t-')"
+check "describe: LAST_STABLE below HWM while a transaction is open" "$($T describe tx --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t5\t7\t%s' "$(disk_bytes tx 0)")"
 check "read_uncommitted sees aborted and open records" "$($T consume tx -e -f '%v ' $B 2>/dev/null)" "plain aborted0 aborted1 aborted2 open0 open1 "
 check "--read-committed stops at the last stable offset" "$($T consume tx -e --read-committed -f '%v ' $B 2>/dev/null)" "plain "
 touch "$KAPPA_DATA.txgo"; wait $txpid
-check "describe after commit" "$($T describe tx --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t8\t8\t-')"
+check "describe after commit" "$($T describe tx --format text $B | awk -F'\t' 'NF==6')" "$(printf '0\t1\t0\t8\t8\t%s' "$(disk_bytes tx 0)")"
 check "--read-committed hides the aborted transaction" "$($T consume tx -e --read-committed -f '%v ' $B 2>/dev/null)" "plain open0 open1 "
 
 # ---- produce failures ----
@@ -235,3 +256,36 @@ $T create small -p 1 $B >/dev/null
 out=$( { echo ok1; head -c 1100000 /dev/zero | tr '\0' 'x'; echo; echo ok3; } | $T produce small -z none $B 2>&1); rc=$?
 if [ $rc == 1 ] && grep -q "^kappa topic produce: line 2: " <<<"$out" && grep -q "produced 2 records to small; 1 failed" <<<"$out" &&
    [ "$($T consume small -e -f '%v ' $B 2>/dev/null)" == "ok1 ok3 " ]; then pass "produce reports a failed record by line, exit 1"; else fail "produce reports a failed record by line, exit 1" "rc=$rc: $out"; fi
+
+# ---- sizes from a broker without DescribeLogDirs, or one that stops answering ----
+# The broker advertises a proxy (kproxy.py) so every client connection goes
+# through it; the proxy hides API 35 from ApiVersions or swallows its requests.
+PPORT=$(free_port)
+KAPPA_ARGS+=(--set "advertised.listeners=127.0.0.1:$PPORT")
+restart_kappa || { echo "FAIL: restart behind the proxy"; exit 1; }
+proxy() {   # proxy MODE: (re)start the proxy
+    [ -n "${PROXY_PID:-}" ] && { kill "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null; }
+    $PY tests/integration/kproxy.py "$PPORT" "$KAPPA_PORT" "$1" 35 >"$KAPPA_DATA.proxy" 2>&1 &
+    PROXY_PID=$!
+    for _ in $(seq 1 100); do grep -q ready "$KAPPA_DATA.proxy" && break; sleep 0.05; done
+}
+trap '[ -n "${PROXY_PID:-}" ] && kill $PROXY_PID; cleanup_kappa' EXIT
+PB="-b 127.0.0.1:$PPORT"
+proxy hide
+out=$($T describe sz --format text $PB 2>"$ERR"); rc=$?
+check "no DescribeLogDirs: sizes are -, other columns intact, exit 0, no warning" \
+    "rc=$rc|$(awk -F'\t' 'NF==6 {print $1, $5, $6}' <<<"$out" | tr '\n' ' ')|$(grep '^SIZE_BYTES' <<<"$out")|$(cat "$ERR")" \
+    "rc=0|0 200 - 1 3 - 2 0 - |$(printf 'SIZE_BYTES\t-')|"
+got=$($T describe sz --json $PB 2>/dev/null | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["size_bytes"], [p["size_bytes"] for p in d["partitions"]])')
+check "no DescribeLogDirs: --json sizes are null" "$got" "None [None, None, None]"
+proxy hang
+start=$(now_ms)
+out=$($T describe sz --format text --timeout 2000 $PB 2>"$ERR"); rc=$?
+el=$(( $(now_ms) - start ))
+want_warn="kappa topic describe: warning: cannot read partition sizes from broker 1 at 127.0.0.1:$PPORT: no answer within the timeout; their SIZE_BYTES is unknown"
+if [ $rc == 0 ] && [ "$(cat "$ERR")" == "$want_warn" ] && [ $el -lt 8000 ] &&
+   [ "$(awk -F'\t' 'NF==6 {print $1, $5, $6}' <<<"$out" | tr '\n' ' ')" == "0 200 - 1 3 - 2 0 - " ]; then
+    pass "DescribeLogDirs unanswered: sizes -, one warning, exit 0 in ${el}ms"
+else
+    fail "DescribeLogDirs unanswered: sizes -, one warning, exit 0" "rc=$rc after ${el}ms: $(cat "$ERR") | $out"
+fi

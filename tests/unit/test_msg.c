@@ -381,7 +381,7 @@ TEST(api_table_matches_protocol_md)
         {15, 0, 4, 5}, {16, 0, 2, 3}, {17, 0, 1, KAPI_NEVER_FLEXIBLE}, {18, 0, 3, 3},
         {19, 0, 4, 5}, {20, 0, 3, 4}, {21, 0, 1, 2}, {22, 0, 4, 2}, {24, 0, 1, 3},
         {25, 0, 1, 3}, {26, 0, 1, 3}, {28, 0, 2, 3}, {32, 0, 2, 4}, {33, 0, 1, 2},
-        {37, 0, 1, 2}, {42, 0, 1, 2},
+        {35, 0, 4, 2}, {37, 0, 1, 2}, {42, 0, 1, 2},
     };
     int n = (int)(sizeof want / sizeof want[0]);
     CHECK_EQ_INT(kapi_count, n);
@@ -395,6 +395,7 @@ TEST(api_table_matches_protocol_md)
         CHECK(a->req && a->resp && a->name);
     }
     CHECK(kapi_find(36) == NULL);
+    CHECK(kapi_find(34) == NULL);
     CHECK(kapi_find(-1) == NULL);
     CHECK(kapi_find(1000) == NULL);
     CHECK(!kapi_flexible(kapi_find(18), 2) && kapi_flexible(kapi_find(18), 3));
@@ -700,6 +701,18 @@ static const struct {
     {33, 'p', 0, 1,
      "throttle_time_ms:i32 responses:[error_code:i16 error_message:s? resource_type:i8 "
      "resource_name:s]"},
+    {35, 'q', 0, 4,
+     "topics:[topic:s partitions:[i32]]?"},
+    {35, 'p', 0, 2,
+     "throttle_time_ms:i32 results:[error_code:i16 log_dir:s topics:[name:s "
+     "partitions:[partition_index:i32 partition_size:i64 offset_lag:i64 is_future_key:b]]]"},
+    {35, 'p', 3, 3,
+     "throttle_time_ms:i32 error_code:i16 results:[error_code:i16 log_dir:s topics:[name:s "
+     "partitions:[partition_index:i32 partition_size:i64 offset_lag:i64 is_future_key:b]]]"},
+    {35, 'p', 4, 4,
+     "throttle_time_ms:i32 error_code:i16 results:[error_code:i16 log_dir:s topics:[name:s "
+     "partitions:[partition_index:i32 partition_size:i64 offset_lag:i64 is_future_key:b]] "
+     "total_bytes:i64 usable_bytes:i64]"},
     {37, 'q', 0, 1,
      "topics:[name:s count:i32 assignments:[broker_ids:[i32]]?] timeout_ms:i32 validate_only:b"},
     {37, 'p', 0, 1,
