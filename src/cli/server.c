@@ -129,7 +129,7 @@ int cli_server(int argc, char **argv)
         else
             snprintf(state, sizeof state, "%s.jobs", cfg.log_dir);
         sem_init(&stop_sem, 0, 0);
-        if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, &host) != 0 ||
+        if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, cfg.jobs_metrics_port, &host) != 0 ||
             pthread_create(&stop_th, NULL, stopper, NULL) != 0) {
             KP_ERROR("cannot start the hosted jobs (kappa.jobs)");
             job_host_stop(host);

@@ -193,6 +193,9 @@ int broker_config_set(broker_config_t *c, const char *key, const char *v, char *
         } else {
             snprintf(c->jobs, sizeof c->jobs, "%s", v);
         }
+    } else if (strcmp(key, "kappa.jobs.metrics.port") == 0) {
+        rc = parse_i64(v, 0, 65000, &x);
+        c->jobs_metrics_port = (int)x;
     } else if (strcmp(key, "kappa.jobs.state.dir") == 0) {
         if (strlen(v) >= sizeof c->jobs_state_dir)
             rc = -1;

@@ -43,6 +43,7 @@ typedef struct broker_config {
     int fsync_workers;                      /* kappa.fsync.workers */
     char jobs[8192];                        /* kappa.jobs: NAME@VERSION=PLUGIN,... */
     char jobs_state_dir[4096];              /* kappa.jobs.state.dir ("": LOG_DIR.jobs) */
+    int jobs_metrics_port;                  /* kappa.jobs.metrics.port: job i on +i; 0 off */
     log_config_t log;                       /* topic defaults: log.* keys */
 } broker_config_t;
 

@@ -38,6 +38,7 @@ typedef struct hosted {
 
 struct job_host {
     char self[4096], brokers[512], state_dir[4096];
+    int metrics_port;
     hosted_t jobs[HOST_MAX_JOBS];
     int njobs;
     pthread_t th;
@@ -97,8 +98,11 @@ int job_host_parse(const char *spec, char *why, size_t cap)
 
 static void spawn(job_host_t *h, hosted_t *j, int64_t now)
 {
+    char http[64];
+    snprintf(http, sizeof http, "127.0.0.1:%d", h->metrics_port + (int)(j - h->jobs));
     char *argv[] = {h->self, "job", "run", j->name, "--version", j->version, "--plugin",
-                    j->plugin, "-b", h->brokers, "--state-dir", h->state_dir, NULL};
+                    j->plugin, "-b", h->brokers, "--state-dir", h->state_dir,
+                    h->metrics_port ? "--http" : NULL, http, NULL};
     /* The child learns who hosts it, to die with us (job.c: PDEATHSIG). */
     char hostvar[64];
     snprintf(hostvar, sizeof hostvar, "KAPPA_HOST_PID=%d", (int)getpid());
@@ -175,7 +179,7 @@ static void *supervise(void *arg)
 }
 
 int job_host_start(const char *spec, const char *self, const char *brokers,
-                   const char *state_dir, job_host_t **out)
+                   const char *state_dir, int metrics_port, job_host_t **out)
 {
     *out = NULL;
     if (!spec || !*spec)
@@ -193,6 +197,7 @@ int job_host_start(const char *spec, const char *self, const char *brokers,
     snprintf(h->self, sizeof h->self, "%s", self);
     snprintf(h->brokers, sizeof h->brokers, "%s", brokers);
     snprintf(h->state_dir, sizeof h->state_dir, "%s", state_dir);
+    h->metrics_port = metrics_port;
     pthread_mutex_init(&h->mu, NULL);
     if (pthread_create(&h->th, NULL, supervise, h) != 0) {
         pthread_mutex_destroy(&h->mu);

@@ -5,6 +5,8 @@
  *
  *   kappa.jobs = NAME@VERSION=PLUGIN.so[,NAME@VERSION=PLUGIN.so...]
  *   kappa.jobs.state.dir = DIR      (default: LOG_DIR.jobs)
+ *   kappa.jobs.metrics.port = P     (job i serves Prometheus metrics on
+ *                                    127.0.0.1:P+i, in kappa.jobs order; 0: off)
  *
  * A child that exits with status 2 (a bad graph or command line) is not
  * restarted: that would fail the same way.  Any other exit or signal is
@@ -25,7 +27,7 @@ int job_host_parse(const char *spec, char *why, size_t cap);
 /* Start supervising: `self` is the kappa executable, `brokers` the address
  * the jobs connect to.  Returns 0 with *out NULL when spec is empty. */
 int job_host_start(const char *spec, const char *self, const char *brokers,
-                   const char *state_dir, job_host_t **out);
+                   const char *state_dir, int metrics_port, job_host_t **out);
 /* Stop every job (SIGTERM, then SIGKILL after 10 s) and the supervisor. */
 void job_host_stop(job_host_t *h);
 

@@ -15,8 +15,10 @@ out=$("$KAPPA" server --set kappa.jobs=nonsense 2>&1); rc=$?
 
 # The job's source must exist before it starts; a missing one makes the
 # runner exit 1, which the host retries with back-off until it appears.
+MPORT=$(free_port)
 start_kappa --set group.min.session.timeout.ms=1000 --set "kappa.jobs=hq1@1=$Q1" \
-    --set "kappa.jobs.state.dir=$W/state" || { fail "server starts" "see log"; exit 1; }
+    --set "kappa.jobs.state.dir=$W/state" --set "kappa.jobs.metrics.port=$MPORT" \
+    || { fail "server starts" "see log"; exit 1; }
 sleep 1
 "$KAPPA" nexmark gen --events 20000 --partitions 2 --seed 8 -b "$BROKER" >/dev/null 2>&1
 if $PY tests/integration/jobtool.py caught-up "$BROKER" hq1.v1 60 nexmark; then
@@ -26,6 +28,11 @@ else
 fi
 grep -q "job hq1 v1: started (pid" "$KAPPA_DATA.log" && pass "the server logs the job's start" \
     || fail "start logged" "$(tail -n 5 "$KAPPA_DATA.log")"
+sleep 1.5
+m=$(curl -sf "http://127.0.0.1:$MPORT/metrics")
+in=$(awk '$1 ~ /^kappa_job_records_in_total[{]job="hq1"/ { s += $2 } END { print s + 0 }' <<<"$m")
+[ "$in" = 20000 ] && pass "the hosted job serves its metrics on kappa.jobs.metrics.port (20000 records in)" \
+    || fail "hosted job metrics" "records in: $in"
 
 # Kill the job: the server restarts it; more input is processed exactly once.
 pid=$(pgrep -f "job run hq1 --version 1" | head -n 1)
