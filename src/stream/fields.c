@@ -85,12 +85,15 @@ static const char *skip_value(const char *p, const char *end)
 }
 
 /*
- * Which value was last found to be a complete object, and during which
- * operator call (stream_record_epoch, bumped by the runtime before each call
- * into job code).  A job reads several fields of one record: the first
+ * Which value was last found to be a complete object, and for which record
+ * (stream_record_epoch, bumped by the runtime whenever a new record enters
+ * -- from Kafka, from a join buffer, from kappa_emit -- and before calls that
+ * hand job code other bytes: results, joins, processors).  A job reads
+ * several fields of one record, often across a filter and a map: the first
  * lookup walks the whole object to check it is complete, the others stop at
- * their field.  Within one call the record cannot change, so the memo is
- * sound; a new call -- even with a buffer at the same address -- checks again.
+ * their field.  A record's bytes do not change while it flows, so the memo
+ * is sound; a new record -- even in a buffer at the same address -- is
+ * checked again.
  */
 __thread uint64_t stream_record_epoch;
 static __thread struct {

@@ -106,8 +106,8 @@ struct kappa_job {
     const char *const *params;          /* KEY=VALUE, NULL-ended (the caller's) */
 };
 
-/* fields.c: bumped before every call into job code, so field lookups may
- * remember that a value was already checked during the current call. */
+/* fields.c: bumped whenever a new record enters the graph (see fields.c),
+ * so field lookups may remember that a value was already checked. */
 extern __thread uint64_t stream_record_epoch;
 
 /* graph.c */

@@ -259,6 +259,7 @@ int kappa_emit(kappa_ctx_t *ctx, const kappa_record_t *out)
     task_t *t = ctx->t;
     kappa_stream_t *n = ctx->node;
     ctx->emits++;
+    stream_record_epoch++;      /* a new record: its value is checked afresh */
     if (n->type == NODE_MAP && ctx->emits > 1) {
         KP_ERROR("task %s: map '%s' emitted more than one record; use kappa_flat_map", t->id,
                  n->name);
@@ -653,8 +654,10 @@ static kappa_state_t *scratch_state(task_t *t, const kappa_stream_t *n)
 
 static int run(task_t *t, kappa_stream_t *n, kappa_stream_t *from, const kappa_record_t *r)
 {
+    /* No epoch bump here: r is the record that entered (source, buffer) or
+     * was emitted, and both of those bumped it -- so a filter and the map
+     * after it share one check of the value. */
     kappa_ctx_t ctx = {t, n, 0, NULL};
-    stream_record_epoch++;
     int rc = 0;
     switch (n->type) {
     case NODE_MAP:
@@ -1371,6 +1374,7 @@ static int drain(task_t *t)
         pending_t p = x->buf[x->head];
         x->head = (x->head + 1) % x->cap;
         x->len--;
+        stream_record_epoch++;  /* buffered copies may reuse a freed copy's address */
         int rc = p.up >= 0 ? take_watermark(t, best, p.up, p.wm, p.offset)
                            : take(t, best, &p.r, p.offset);
         kp_free((void *)p.r.key);
