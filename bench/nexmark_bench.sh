@@ -88,15 +88,7 @@ t0=$(now)
 "$KAPPA" nexmark gen --events "$EVENTS" --rate "$RATE" --partitions 4 --seed 1 -b "$B" 2>"$data/gen.log" >/dev/null
 echo "== pre-load: $(cat "$data/gen.log") ($(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}') s)"
 
-repartitions() {  # QUERY VERSION
-    case $1 in
-    q5) echo "q5.v$2.by_auction-repartition q5.v$2.by_window-repartition" ;;
-    q7) echo "q7.v$2.one_key-repartition" ;;
-    q11) echo "q11.v$2.by_bidder-repartition" ;;
-    q3|q8) echo "$1.v$2.person_by_id-repartition $1.v$2.auction_by_seller-repartition" ;;
-    ac) echo "ac.v$2.by_auction-repartition" ;;
-    esac
-}
+. tests/nexmark/repartitions.sh
 
 # run_job NAME VERSION PLUGIN LOG [args]: start a runner; sets jpid.
 run_job() {

@@ -16,7 +16,6 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 #include <stdbool.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,23 +44,10 @@ static void usage(FILE *f)
             "  -h, --help                    this help\n");
 }
 
-static int parse_i64(const char *flag, const char *v, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end) {
-        fprintf(stderr, "kappa job run: %s: '%s' is not an integer\n", flag, v);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 static int job_run(int argc, char **argv)
 {
     const char *name = NULL, *plugin = NULL;
-    int64_t version = 0, v;
+    long long version = 0, v;
     kappa_run_opts_t o = {0};
     const char *params[65] = {0}, *cprops[65] = {0}, *pprops[65] = {0};
     int nparams = 0, ncprops = 0, npprops = 0;
@@ -88,7 +74,7 @@ static int job_run(int argc, char **argv)
             return 2;
         }
         if (strcmp(a, "--version") == 0) {
-            if (parse_i64(a, val, &version))
+            if (cli_parse_i64(&common, a, val, &version))
                 return 2;
             i++;
         } else if (strcmp(a, "--param") == 0) {
@@ -127,21 +113,27 @@ static int job_run(int argc, char **argv)
             o.state_dir = val;
             i++;
         } else if (strcmp(a, "--commit-interval-ms") == 0) {
-            if (parse_i64(a, val, &v) || v < 1) {
+            if (cli_parse_i64(&common, a, val, &v))
+                return 2;
+            if (v < 1) {
                 fprintf(stderr, "kappa job run: --commit-interval-ms must be >= 1\n");
                 return 2;
             }
             o.commit_interval_ms = v;
             i++;
         } else if (strcmp(a, "--snapshot-interval-ms") == 0) {
-            if (parse_i64(a, val, &v) || v < -1) {
+            if (cli_parse_i64(&common, a, val, &v))
+                return 2;
+            if (v < -1) {
                 fprintf(stderr, "kappa job run: --snapshot-interval-ms must be >= -1\n");
                 return 2;
             }
             o.snapshot_interval_ms = v == 0 ? 1 : v;
             i++;
         } else if (strcmp(a, "--session-timeout-ms") == 0) {
-            if (parse_i64(a, val, &v) || v < 1000 || v > 3600000) {
+            if (cli_parse_i64(&common, a, val, &v))
+                return 2;
+            if (v < 1000 || v > 3600000) {
                 fprintf(stderr, "kappa job run: --session-timeout-ms must be 1000..3600000\n");
                 return 2;
             }

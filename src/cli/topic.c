@@ -56,6 +56,18 @@ int topic_flag(const cli_common_t *c, int argc, char **argv, int *i, const char 
     return 1;
 }
 
+/* The one positional topic NAME: 0, or the usage error for an unknown
+ * option or a second name (the caller returns it). */
+static int topic_positional(const cli_common_t *c, const char *arg, const char **name)
+{
+    if (topic_is_option(arg))
+        return cli_usage_error(c, "unknown option '%s'", arg);
+    if (*name)
+        return cli_usage_error(c, "one topic name only ('%s' and '%s')", *name, arg);
+    *name = arg;
+    return 0;
+}
+
 bool topic_is_option(const char *arg)
 {
     return arg[0] == '-' && arg[1] != '\0';
@@ -186,12 +198,8 @@ static int cmd_create(cli_common_t *c, int argc, char **argv)
             if (ncfg == (int)(sizeof cfgs / sizeof cfgs[0]))
                 return cli_usage_error(c, "too many -c options");
             cfgs[ncfg++] = v;
-        } else if (topic_is_option(argv[i])) {
-            return cli_usage_error(c, "unknown option '%s'", argv[i]);
-        } else if (name) {
-            return cli_usage_error(c, "one topic name only ('%s' and '%s')", name, argv[i]);
-        } else {
-            name = argv[i];
+        } else if ((r = topic_positional(c, argv[i], &name)) != 0) {
+            return r;
         }
     }
     if (!name)
@@ -598,12 +606,8 @@ static int cmd_describe(cli_common_t *c, int argc, char **argv)
         if ((r = cli_common_flag(c, argc, argv, &i)) != 0) {
             if (r < 0)
                 return CLI_EXIT_USAGE;
-        } else if (topic_is_option(argv[i])) {
-            return cli_usage_error(c, "unknown option '%s'", argv[i]);
-        } else if (name) {
-            return cli_usage_error(c, "one topic name only ('%s' and '%s')", name, argv[i]);
-        } else {
-            name = argv[i];
+        } else if ((r = topic_positional(c, argv[i], &name)) != 0) {
+            return r;
         }
     }
     if (!name)
@@ -969,14 +973,9 @@ static int cmd_alter_config(cli_common_t *c, int argc, char **argv)
             }
             ck[nch] = key;
             cv[nch++] = NULL;
-        } else if (topic_is_option(argv[i])) {
-            rc = cli_usage_error(c, "unknown option '%s'", argv[i]);
+        } else if ((r = topic_positional(c, argv[i], &name)) != 0) {
+            rc = r;
             goto out;
-        } else if (name) {
-            rc = cli_usage_error(c, "one topic name only ('%s' and '%s')", name, argv[i]);
-            goto out;
-        } else {
-            name = argv[i];
         }
     }
     if (!name) {
@@ -1114,12 +1113,8 @@ static int cmd_add_partitions(cli_common_t *c, int argc, char **argv)
                 return CLI_EXIT_USAGE;
             if (total < 1 || total > 1000000)
                 return cli_usage_error(c, "-n must be between 1 and 1000000");
-        } else if (topic_is_option(argv[i])) {
-            return cli_usage_error(c, "unknown option '%s'", argv[i]);
-        } else if (name) {
-            return cli_usage_error(c, "one topic name only ('%s' and '%s')", name, argv[i]);
-        } else {
-            name = argv[i];
+        } else if ((r = topic_positional(c, argv[i], &name)) != 0) {
+            return r;
         }
     }
     if (!name)

@@ -216,8 +216,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-/* Parse HOST:PORT or [V6]:PORT and bind a listening socket. */
-static int bind_listener(const char *listen_addr, int *fd_out, int *port_out)
+int http_bind(const char *listen_addr, int *fd_out, int *port_out)
 {
     char host[256];
     const char *colon = strrchr(listen_addr, ':');
@@ -269,7 +268,7 @@ int http_start(loop_t *l, const char *listen_addr, http_server_t **out)
         return KP_ENOMEM;
     s->loop = l;
     loop_timer_init(&s->timer);
-    int rc = bind_listener(listen_addr, &s->listen_fd, &s->port);
+    int rc = http_bind(listen_addr, &s->listen_fd, &s->port);
     if (rc) {
         KP_ERROR("cannot listen on %s: %s (set kappa.http.listener, or \"\" to "
                  "turn the HTTP listener off)", listen_addr,

@@ -50,6 +50,11 @@ int http_start(loop_t *l, const char *listen, http_server_t **out);
 void http_stop(http_server_t *s);
 int http_route(http_server_t *s, const char *method, const char *path_prefix,
                http_handler_fn *fn, void *ctx);
+/* Parse HOST:PORT or [V6]:PORT and open a non-blocking listening socket
+ * on it: 0 with *fd and the port bound, KP_EINVAL for a bad address, or
+ * -errno (EADDRINUSE, ...).  Shared by every HTTP endpoint kappa serves. */
+int http_bind(const char *listen, int *fd, int *port);
+
 /* The port actually bound (useful with port 0). */
 int http_port(const http_server_t *s);
 

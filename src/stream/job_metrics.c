@@ -3,17 +3,16 @@
  */
 #include "stream/job_metrics.h"
 
+#include "core/kp_error.h"
 #include "core/kp_mem.h"
 #include "core/logging.h"
+#include "serve/http.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 typedef struct task_lag {
@@ -143,39 +142,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 job_metrics_t *job_metrics_start(const char *listen_addr, const char *job, int version)
 {
-    char host[256];
-    const char *colon = strrchr(listen_addr, ':');
-    size_t hl = colon ? (size_t)(colon - listen_addr) : 0;
-    if (!colon || hl >= sizeof host) {
-        KP_ERROR("--http %s: not a HOST:PORT address", listen_addr);
-        return NULL;
-    }
-    memcpy(host, listen_addr, hl);
-    host[hl] = '\0';
-    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-        memmove(host, host + 1, hl - 2);
-        host[hl - 2] = '\0';
-    }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai) != 0) {
-        KP_ERROR("--http %s: cannot resolve the address", listen_addr);
+    int fd, port;
+    int rc = http_bind(listen_addr, &fd, &port);
+    if (rc) {
+        KP_ERROR("cannot serve metrics on %s: %s", listen_addr,
+                 rc == KP_EINVAL ? "not a HOST:PORT address" : kp_strerror(rc));
         return NULL;
     }
     job_metrics_t *m = kp_calloc(1, sizeof *m);
     if (!m) {
-        freeaddrinfo(ai);
+        close(fd);
         return NULL;
     }
     snprintf(m->job, sizeof m->job, "%s", job);
     snprintf(m->version, sizeof m->version, "%d", version);
     pthread_mutex_init(&m->mu, NULL);
+    /* Its own thread: the runner's loop blocks in librdkafka calls. */
     m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                            0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            0, NULL, NULL, on_request, m, MHD_OPTION_LISTEN_SOCKET, fd,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!m->d) {
-        KP_ERROR("cannot serve metrics on %s (address in use?)", listen_addr);
+        KP_ERROR("cannot serve metrics on %s", listen_addr);
+        close(fd);
         pthread_mutex_destroy(&m->mu);
         kp_free(m);
         return NULL;

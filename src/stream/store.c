@@ -498,6 +498,10 @@ static int snap_entry(void *ctx, const void *key, size_t klen, const void *val, 
     return w->err;
 }
 
+/* Streams the entries to the file rather than building the image in memory
+ * for kp_file_write_atomic(): a state can be gigabytes, and a second copy of
+ * it in memory is what a snapshot must not cost.  Same protocol otherwise:
+ * temporary file, fsync, rename, directory fsync. */
 int store_snapshot_write(store_t *s, const char *path, int64_t changelog_next)
 {
     if (s->disk)

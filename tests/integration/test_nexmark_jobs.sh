@@ -23,15 +23,7 @@ EVENTS=${NX_EVENTS:-200000}
 SEED=${NX_SEED:-$((RANDOM % 1000))}
 echo "seed $SEED, $EVENTS events"
 
-# The repartition topics a job reads besides its source (JOB.vV.KEY_BY-repartition).
-repartitions() {  # QUERY VERSION
-    case $1 in
-    q5) echo "q5.v$2.by_auction-repartition q5.v$2.by_window-repartition" ;;
-    q7) echo "q7.v$2.one_key-repartition" ;;
-    q11) echo "q11.v$2.by_bidder-repartition" ;;
-    q3|q8) echo "$1.v$2.person_by_id-repartition $1.v$2.auction_by_seller-repartition" ;;
-    esac
-}
+. tests/nexmark/repartitions.sh
 
 # round VERSION TOPIC OUT_OF_ORDER_MS QUERY...: generate, run, compare.
 round() {
