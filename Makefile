@@ -22,9 +22,9 @@ BUILD   := build/san
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS    := zlib libzstd liblz4 snappy rdkafka libmicrohttpd lmdb
+PKGS    := zlib libzstd liblz4 snappy rdkafka libmicrohttpd lmdb sqlite3 libpq libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lzstd -llz4 -lsnappy -lrdkafka -lmicrohttpd -llmdb)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lzstd -llz4 -lsnappy -lrdkafka -lmicrohttpd -llmdb -lsqlite3 -lpq -lcurl)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wvla
 CFLAGS  ?= -O2 -g

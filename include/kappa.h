@@ -274,6 +274,22 @@ typedef struct kappa_sink_opts {
  * null keys to the task's own partition number. */
 int kappa_sink(kappa_stream_t *in, const char *topic, const kappa_sink_opts_t *opts);
 
+/*
+ * Maintain a view: a keyed table in the serving layer (docs/views.md).  Each
+ * record is a row change: the key is the row's key (records without a key
+ * are counted and dropped), the value the row (JSON text, so the query API
+ * can return it as JSON), a null value deletes the row.  Emit mode CHANGES
+ * aggregates map onto this directly: upserts, and retractions as deletes.
+ *
+ * The rows go to the compacted topic __kappa_view.VIEW.vVERSION inside the
+ * job's transactions; the runner applies that topic to its view store
+ * (`--views`, SQLite) with the offsets in the same store transaction, and
+ * `kappa view sink` applies it to SQLite, PostgreSQL or ClickHouse.  The
+ * table is VIEW@vVERSION; the stable name VIEW points at one version.
+ * VIEW is [A-Za-z_][A-Za-z0-9_]{0,63}.  opts->encode as for kappa_sink.
+ */
+int kappa_view(kappa_stream_t *in, const char *view, const kappa_sink_opts_t *opts);
+
 /* ---- the job ------------------------------------------------------------ */
 
 /* Late records (see kappa_source_opts_t) go here, as the windowed operator
@@ -307,6 +323,11 @@ typedef struct kappa_run_opts {
     /* "memory" (default: a hash table, changelog + snapshots) or "disk"
      * (LMDB in STATE_DIR/NAME.vV/TASK/, for state larger than memory). */
     const char *state_store;
+    /* Where the job's views are materialized: a view_backend target
+     * (sqlite:PATH or a path, postgresql://..., clickhouse://...).  NULL:
+     * STATE_DIR/views.db; "none": not here (a `kappa view sink` elsewhere
+     * applies the view topics). */
+    const char *views;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

@@ -4,15 +4,18 @@
 # `make run`, `make test` and `make bench` call it first.
 set -eu
 
-# Build: compilers, the codec libraries, libmicrohttpd (the HTTP listener).
+# Build: compilers, the codec libraries, libmicrohttpd (the HTTP listener),
+# SQLite (the view store), libpq and libcurl (the PostgreSQL and ClickHouse
+# view sinks).  Tests: real PostgreSQL and ClickHouse servers (started by
+# the tests on loopback), the sqlite3 shell, wrk (lookup benchmark).
 # Tests: promtool (Debian prometheus) checks /metrics; the real Kafka clients
 # the integration tests drive (kcat, confluent-kafka-python, kafka-python on
 # Debian's python3; kafkajs comes from npm with a lockfile, installed by
 # tests/integration/test_kafkajs.sh).
 PKGS="build-essential clang pkg-config zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev
       libclang-rt-14-dev util-linux librdkafka-dev libmicrohttpd-dev liblmdb-dev
-      librocksdb-dev
-      prometheus curl
+      librocksdb-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
+      prometheus curl sqlite3 postgresql clickhouse-server wrk
       kcat python3 python3-confluent-kafka python3-kafka"
 # Node.js may come from elsewhere than Debian (this machine kind ships
 # NodeSource's, which bundles npm and conflicts with Debian's npm): only
