@@ -70,6 +70,7 @@ typedef struct ch_backend {
     char db[128];
     ch_buf_t resp;              /* body of the last response */
     bool in_batch;
+    bool grow_failed;           /* out of memory while reading offsets */
     char view[VIEW_NAME_MAX + 1];
     int version;
     char table[VIEW_NAME_MAX + 16];
@@ -79,7 +80,8 @@ typedef struct ch_backend {
     /* Per partition: stored next offset and applied (read at begin), then
      * this batch's count, newest offset and its timestamp. */
     int32_t nparts;
-    int64_t *stored_next, *stored_applied, *count, *last_offset, *last_ts;
+    int64_t *stored_next, *stored_applied, *stored_ts, *count, *last_offset, *last_ts;
+    int64_t *advanced;          /* consumer position past non-changes, -1 */
 } ch_backend_t;
 
 static int buf_reserve(ch_buf_t *b, size_t more)
@@ -236,15 +238,17 @@ static int ch_parts_grow(ch_backend_t *ch, int32_t n)
 {
     if (n <= ch->nparts)
         return 0;
-    int64_t **arrs[5] = {&ch->stored_next, &ch->stored_applied, &ch->count, &ch->last_offset,
-                         &ch->last_ts};
-    for (int k = 0; k < 5; k++) {
+    /* Initial values: counters 0, offsets and timestamps -1. */
+    int64_t **arrs[7] = {&ch->stored_next, &ch->stored_applied, &ch->stored_ts, &ch->count,
+                         &ch->last_offset, &ch->last_ts, &ch->advanced};
+    static const int64_t init[7] = {-1, 0, -1, 0, -1, -1, -1};
+    for (int k = 0; k < 7; k++) {
         int64_t *a = kp_realloc(*arrs[k], (size_t)n * sizeof *a);
         if (!a)
             return KP_ENOMEM;
         *arrs[k] = a;
         for (int32_t i = ch->nparts; i < n; i++)
-            a[i] = k < 2 ? (k == 0 ? -1 : 0) : (k == 2 ? 0 : -1);
+            a[i] = init[k];
     }
     ch->nparts = n;
     return 0;
@@ -253,12 +257,13 @@ static int ch_parts_grow(ch_backend_t *ch, int32_t n)
 /* Stored (partition, next_offset, applied) rows of a view version's topic,
  * newest per partition.  Calls fn for each. */
 static int ch_read_offsets(ch_backend_t *ch, const char *view, int version, const char *topic,
-                           void (*fn)(void *ctx, int32_t p, int64_t next, int64_t applied),
+                           void (*fn)(void *ctx, int32_t p, int64_t next, int64_t applied,
+                                      int64_t last_ts),
                            void *ctx)
 {
     char sql[768];
     snprintf(sql, sizeof sql,
-             "SELECT partition, next_offset, applied FROM kappa_offsets FINAL"
+             "SELECT partition, next_offset, applied, last_ts FROM kappa_offsets FINAL"
              " WHERE view = '%s' AND version = %d AND topic = '%s' FORMAT TabSeparated",
              view, version, topic);
     if (ch_post(ch, sql, NULL, 0) < 0)
@@ -273,8 +278,11 @@ static int ch_read_offsets(ch_backend_t *ch, const char *view, int version, cons
         if (*e != '\t')
             break;
         long long applied = strtoll(e + 1, &e, 10);
+        if (*e != '\t')
+            break;
+        long long last_ts = strtoll(e + 1, &e, 10);
         if (p >= 0 && p < INT32_MAX)
-            fn(ctx, (int32_t)p, next, applied);
+            fn(ctx, (int32_t)p, next, applied, last_ts);
         s = *e == '\n' ? e + 1 : e;
         if (*e != '\n')
             break;
@@ -345,10 +353,11 @@ typedef struct ch_offsets_ctx {
     int32_t nparts;
 } ch_offsets_ctx_t;
 
-static void ch_offsets_cb(void *ctx, int32_t p, int64_t next, int64_t applied)
+static void ch_offsets_cb(void *ctx, int32_t p, int64_t next, int64_t applied, int64_t last_ts)
 {
     ch_offsets_ctx_t *o = ctx;
     (void)applied;
+    (void)last_ts;
     if (p < o->nparts)
         o->next[p] = next;
 }
@@ -365,13 +374,16 @@ static int ch_offsets(view_backend_t *b, const char *view, int version, const ch
     return ch_read_offsets(ch, view, version, topic, ch_offsets_cb, &o);
 }
 
-static void ch_stored_cb(void *ctx, int32_t p, int64_t next, int64_t applied)
+static void ch_stored_cb(void *ctx, int32_t p, int64_t next, int64_t applied, int64_t last_ts)
 {
     ch_backend_t *ch = ctx;
-    if (ch_parts_grow(ch, p + 1) < 0)
+    if (ch_parts_grow(ch, p + 1) < 0) {
+        ch->grow_failed = true;
         return;
+    }
     ch->stored_next[p] = next;
     ch->stored_applied[p] = applied;
+    ch->stored_ts[p] = last_ts;
 }
 
 static void ch_batch_reset(ch_backend_t *ch)
@@ -382,6 +394,8 @@ static void ch_batch_reset(ch_backend_t *ch)
     for (int32_t p = 0; p < ch->nparts; p++) {
         ch->stored_next[p] = -1;
         ch->stored_applied[p] = 0;
+        ch->stored_ts[p] = -1;
+        ch->advanced[p] = -1;
         ch->count[p] = 0;
         ch->last_offset[p] = -1;
         ch->last_ts[p] = -1;
@@ -401,8 +415,11 @@ static int ch_begin(view_backend_t *b, const char *view, int version, const char
     snprintf(ch->topic, sizeof ch->topic, "%s", topic);
     ch->version = version;
     /* The stored offsets and applied counts this batch builds on (4). */
+    ch->grow_failed = false;
     if (ch_read_offsets(ch, view, version, topic, ch_stored_cb, ch) < 0)
         return KP_EFAILED;
+    if (ch->grow_failed)
+        return KP_ENOMEM;
     ch->in_batch = true;
     return 0;
 }
@@ -455,24 +472,28 @@ static int ch_commit(view_backend_t *b, const int64_t *hwm, int32_t nparts)
     }
     int64_t now = kp_now_ms();
     for (int32_t p = 0; p < ch->nparts; p++) {
-        if (ch->count[p] == 0)
+        int64_t next = ch->count[p] > 0 ? ch->last_offset[p] + 1 : -1;
+        if (ch->advanced[p] > next)
+            next = ch->advanced[p];
+        /* Only a row that moves next_offset forward: rows are versioned by
+         * it, and one with the stored next_offset would not reliably
+         * replace the stored row.  So a partition with nothing new keeps
+         * its row (and its high_watermark until the next change). */
+        if (next <= ch->stored_next[p])
             continue;
         int64_t h = p < nparts && hwm ? hwm[p] : -1;
+        int64_t ts = ch->count[p] > 0 ? ch->last_ts[p] : ch->stored_ts[p];
         if (buf_printf(&offs,
                        "{\"view\":\"%s\",\"version\":%d,\"topic\":\"%s\",\"partition\":%d,"
                        "\"next_offset\":%lld,\"applied\":%lld,\"high_watermark\":%lld,"
                        "\"last_ts\":%lld,\"committed_ms\":%lld}\n",
-                       ch->view, ch->version, ch->topic, (int)p,
-                       (long long)(ch->last_offset[p] + 1),
+                       ch->view, ch->version, ch->topic, (int)p, (long long)next,
                        (long long)(ch->stored_applied[p] + ch->count[p]), (long long)h,
-                       (long long)ch->last_ts[p], (long long)now) < 0) {
+                       (long long)ts, (long long)now) < 0) {
             rc = KP_ENOMEM;
             goto out;
         }
     }
-    /* A partition with nothing new keeps its offsets row: versioned by
-     * next_offset, a row with the same next_offset would not reliably
-     * replace it, so its high_watermark is refreshed with the next change. */
     if (offs.len > 0 &&
         ch_post(ch, "INSERT INTO kappa_offsets FORMAT JSONEachRow", offs.p, offs.len) < 0)
         goto out;
@@ -481,6 +502,19 @@ out:
     kp_free(offs.p);
     ch_batch_reset(ch);
     return rc;
+}
+
+static int ch_advance(view_backend_t *b, int32_t partition, int64_t next_offset)
+{
+    ch_backend_t *ch = (ch_backend_t *)b;
+    if (!ch->in_batch || partition < 0)
+        return KP_EINVAL;
+    int rc = ch_parts_grow(ch, partition + 1);
+    if (rc < 0)
+        return rc;
+    if (next_offset > ch->advanced[partition])
+        ch->advanced[partition] = next_offset;
+    return 0;
 }
 
 static void ch_rollback(view_backend_t *b)
@@ -499,6 +533,8 @@ static void ch_close(view_backend_t *b)
     kp_free(ch->rows.p);
     kp_free(ch->stored_next);
     kp_free(ch->stored_applied);
+    kp_free(ch->stored_ts);
+    kp_free(ch->advanced);
     kp_free(ch->count);
     kp_free(ch->last_offset);
     kp_free(ch->last_ts);
@@ -514,6 +550,7 @@ static const view_backend_ops_t ch_ops = {
     .commit = ch_commit,
     .rollback = ch_rollback,
     .close = ch_close,
+    .advance = ch_advance,
 };
 
 static const char *const CH_SCHEMA[] = {

@@ -72,6 +72,7 @@ typedef struct pg_backend {
     /* Per partition of the batch: changes, newest offset and timestamp. */
     int32_t nparts;
     int64_t *count, *last_offset, *last_ts;
+    int64_t *advanced;          /* consumer position past non-changes, -1 */
 } pg_backend_t;
 
 static int buf_reserve(pg_buf_t *b, size_t more)
@@ -235,6 +236,7 @@ static void pg_batch_reset(pg_backend_t *pb)
         pb->count[p] = 0;
         pb->last_offset[p] = -1;
         pb->last_ts[p] = -1;
+        pb->advanced[p] = -1;
     }
 }
 
@@ -379,10 +381,15 @@ static int pg_parts_grow(pg_backend_t *pb, int32_t p)
     if (!t)
         return KP_ENOMEM;
     pb->last_ts = t;
+    int64_t *a = kp_realloc(pb->advanced, (size_t)n * sizeof *a);
+    if (!a)
+        return KP_ENOMEM;
+    pb->advanced = a;
     for (int32_t i = pb->nparts; i < n; i++) {
         c[i] = 0;
         o[i] = -1;
         t[i] = -1;
+        a[i] = -1;
     }
     pb->nparts = n;
     return 0;
@@ -496,19 +503,26 @@ static int pg_commit(view_backend_t *b, const int64_t *hwm, int32_t nparts)
                     n += pb->ch_part[i] == p && pb->ch_off[i] >= stored[p];
             }
         }
-        if (n > 0) {
+        int64_t nx = n > 0 ? pb->last_offset[p] + 1 : -1;
+        if (p < pb->nparts && pb->advanced[p] > nx)
+            nx = pb->advanced[p];
+        if (nx >= 0) {
             char ns[32], next[32], ts[32];
             snprintf(ns, sizeof ns, "%lld", (long long)n);
-            snprintf(next, sizeof next, "%lld", (long long)(pb->last_offset[p] + 1));
+            snprintf(next, sizeof next, "%lld", (long long)nx);
             snprintf(ts, sizeof ts, "%lld", (long long)pb->last_ts[p]);
-            const char *params[9] = {pb->view, vbuf, pb->topic, ps, next, ns, hs, ts, now};
+            /* next_offset never moves back (a stale batch, or an advance
+             * below what is stored); last_ts only moves with a change. */
+            const char *params[9] = {pb->view, vbuf, pb->topic, ps, next, ns, hs,
+                                     n > 0 ? ts : NULL, now};
             if (pg_execp(pb,
                          "INSERT INTO kappa_offsets VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                          " ON CONFLICT (view, version, topic, partition) DO UPDATE SET"
-                         " next_offset = EXCLUDED.next_offset,"
+                         " next_offset = GREATEST(kappa_offsets.next_offset, EXCLUDED.next_offset),"
                          " applied = kappa_offsets.applied + EXCLUDED.applied,"
                          " high_watermark = EXCLUDED.high_watermark,"
-                         " last_ts = EXCLUDED.last_ts, committed_ms = EXCLUDED.committed_ms",
+                         " last_ts = COALESCE(EXCLUDED.last_ts, kappa_offsets.last_ts),"
+                         " committed_ms = EXCLUDED.committed_ms",
                          9, params, NULL) < 0)
                 goto fail;
         } else if (h >= 0) {
@@ -535,6 +549,19 @@ fail_nobegin:
     return KP_EFAILED;
 }
 
+static int pg_advance(view_backend_t *b, int32_t partition, int64_t next_offset)
+{
+    pg_backend_t *pb = (pg_backend_t *)b;
+    if (!pb->in_batch || partition < 0)
+        return KP_EINVAL;
+    int rc = pg_parts_grow(pb, partition);
+    if (rc < 0)
+        return rc;
+    if (next_offset > pb->advanced[partition])
+        pb->advanced[partition] = next_offset;
+    return 0;
+}
+
 static void pg_rollback(view_backend_t *b)
 {
     /* Nothing reached the server before commit. */
@@ -556,6 +583,7 @@ static void pg_close(view_backend_t *b)
     kp_free(pb->ch_off);
     kp_free(pb->last_offset);
     kp_free(pb->last_ts);
+    kp_free(pb->advanced);
     kp_free(pb->topic);
     kp_free(pb->uri);
     kp_free(pb);
@@ -570,6 +598,7 @@ static const view_backend_ops_t pg_ops = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .close = pg_close,
+    .advance = pg_advance,
 };
 
 int view_backend_open_pg(const char *uri, view_backend_t **out)

@@ -14,6 +14,8 @@
  *   batch2    p0: b@3 deleted, a@4 = "q\"uote\\back\nline"; p1: c@1 = "c2",
  *             "\xff\x00k"@2 = "bin"; one stale change (p0 a@1)
  *   empty     a batch with no changes (hwm only)
+ *   advance   a batch that only moves p0 to 9 and p1 to 2 (below its
+ *             stored 3: must not move back)
  *   rollback  begin, apply d@5, rollback: nothing stored
  * A failing step prints "error STEP rc" and exits 1.
  */
@@ -99,6 +101,17 @@ static int step(view_backend_t *b, const char *s)
         if ((rc = run_batch(b, NULL, 0, 7, 4)) < 0)
             return rc;
         printf("empty ok\n");
+    } else if (strcmp(s, "advance") == 0) {
+        if ((rc = b->ops->begin(b, VIEW, 1, TOPIC)) < 0)
+            return rc;
+        if ((rc = b->ops->advance(b, 0, 9)) < 0 || (rc = b->ops->advance(b, 1, 2)) < 0) {
+            b->ops->rollback(b);
+            return rc;
+        }
+        int64_t hwm[2] = {9, 3};
+        if ((rc = b->ops->commit(b, hwm, 2)) < 0)
+            return rc;
+        printf("advance ok\n");
     } else if (strcmp(s, "rollback") == 0) {
         if ((rc = b->ops->begin(b, VIEW, 1, TOPIC)) < 0)
             return rc;
