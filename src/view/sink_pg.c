@@ -14,7 +14,8 @@
  *   BEGIN
  *   pg_advisory_xact_lock(table)        one writer per view version
  *   SELECT partition, next_offset ...   the stored offsets, under that lock
- *   INSERT INTO "revenue@v2" SELECT DISTINCT ON (key) ... FROM unnest($1..$5)
+ *   COPY kappa_stage FROM STDIN         the batch, into a temporary table
+ *   INSERT INTO "revenue@v2" SELECT DISTINCT ON (key) ... FROM kappa_stage
  *       ON CONFLICT (key) DO UPDATE ... WHERE "revenue@v2".src_offset < EXCLUDED.src_offset
  *   INSERT INTO kappa_offsets ... ON CONFLICT DO UPDATE SET applied = applied + n, ...
  *   COMMIT
@@ -65,7 +66,7 @@ typedef struct pg_backend {
     int version;
     char table[VIEW_NAME_MAX + 16];
     char *topic;
-    pg_buf_t keys, values, tss, parts, offs;
+    pg_buf_t copy;              /* the batch as COPY text-format lines */
     size_t nchanges, ch_cap;
     int32_t *ch_part;           /* per change of the batch, for counting */
     int64_t *ch_off;
@@ -138,48 +139,44 @@ static bool pg_text_ok(const unsigned char *p, size_t n)
     return true;
 }
 
-/* Append one element of a text[] literal: ,"..." with " and \ escaped, or
- * NULL.  Bytes text cannot hold become "\x<hex>" (see the top comment). */
-static int pg_array_add(pg_buf_t *b, const void *data, size_t n)
+/* Append one field of a COPY text-format line: \N for NULL, else the text
+ * with backslash, tab, newline and carriage return escaped; bytes text
+ * cannot hold become "\x<hex>" (see the top comment).  sep ends it. */
+static int pg_copy_field(pg_buf_t *b, const void *data, size_t n, char sep)
 {
-    if (buf_add(b, b->len ? "," : "{", 1) < 0)
-        return KP_ENOMEM;
-    if (!data)
-        return buf_add(b, "NULL", 4);
+    if (!data) {
+        char nul[3] = {'\\', 'N', sep};
+        return buf_add(b, nul, 3);
+    }
     const unsigned char *s = data;
+    if (buf_reserve(b, 2 * n + 4) < 0)
+        return KP_ENOMEM;
+    char *o = b->p + b->len;
     if (!pg_text_ok(s, n)) {
         static const char hex[] = "0123456789abcdef";
-        if (buf_reserve(b, 2 * n + 8) < 0)
-            return KP_ENOMEM;
-        /* "\x..." inside a quoted array element: the backslash is doubled. */
-        memcpy(b->p + b->len, "\"\\\\x", 4);
-        b->len += 4;
+        /* The stored text is \x...: its backslash is escaped for COPY. */
+        *o++ = '\\';
+        *o++ = '\\';
+        *o++ = 'x';
         for (size_t i = 0; i < n; i++) {
-            b->p[b->len++] = hex[s[i] >> 4];
-            b->p[b->len++] = hex[s[i] & 15];
+            *o++ = hex[s[i] >> 4];
+            *o++ = hex[s[i] & 15];
         }
-        b->p[b->len++] = '"';
-        b->p[b->len] = '\0';
-        return 0;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = s[i];
+            if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+                *o++ = '\\';
+                *o++ = c == '\\' ? '\\' : c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
+            } else {
+                *o++ = (char)c;
+            }
+        }
     }
-    if (buf_reserve(b, 2 * n + 2) < 0)
-        return KP_ENOMEM;
-    b->p[b->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            b->p[b->len++] = '\\';
-        b->p[b->len++] = (char)s[i];
-    }
-    b->p[b->len++] = '"';
-    b->p[b->len] = '\0';
+    *o++ = sep;
+    *o = '\0';
+    b->len = (size_t)(o - b->p);
     return 0;
-}
-
-static int pg_array_add_int(pg_buf_t *b, int64_t v)
-{
-    char num[32];
-    int n = snprintf(num, sizeof num, "%s%lld", b->len ? "," : "{", (long long)v);
-    return buf_add(b, num, (size_t)n);
 }
 
 static bool pg_name_ok(const char *s)
@@ -230,7 +227,7 @@ static int pg_execp(pg_backend_t *pb, const char *sql, int n, const char *const 
 static void pg_batch_reset(pg_backend_t *pb)
 {
     pb->in_batch = false;
-    pb->keys.len = pb->values.len = pb->tss.len = pb->parts.len = pb->offs.len = 0;
+    pb->copy.len = 0;
     pb->nchanges = 0;
     for (int32_t p = 0; p < pb->nparts; p++) {
         pb->count[p] = 0;
@@ -403,10 +400,12 @@ static int pg_apply(view_backend_t *b, const view_change_t *c)
     int rc = pg_parts_grow(pb, c->partition);
     if (rc < 0)
         return rc;
-    if (pg_array_add(&pb->keys, c->key, c->key_len) < 0 ||
-        pg_array_add(&pb->values, c->value, c->value_len) < 0 ||
-        pg_array_add_int(&pb->tss, c->ts) < 0 || pg_array_add_int(&pb->parts, c->partition) < 0 ||
-        pg_array_add_int(&pb->offs, c->offset) < 0)
+    char nums[80];
+    int nl = snprintf(nums, sizeof nums, "%lld\t%d\t%lld\n", (long long)c->ts, (int)c->partition,
+                      (long long)c->offset);
+    if (pg_copy_field(&pb->copy, c->key, c->key_len, '\t') < 0 ||
+        pg_copy_field(&pb->copy, c->value, c->value_len, '\t') < 0 ||
+        buf_add(&pb->copy, nums, (size_t)nl) < 0)
         return KP_ENOMEM;
     if (pb->nchanges == pb->ch_cap) {
         size_t cap = pb->ch_cap ? 2 * pb->ch_cap : 1024;
@@ -431,25 +430,54 @@ static int pg_apply(view_backend_t *b, const view_change_t *c)
     return 0;
 }
 
-/* The upsert: arrays in, newest change per key, guarded by src_offset.
- * The WHERE on the unnest drops changes below the stored next offset of
- * their partition (invariant 2). */
+/* The upsert: the batch is COPYed into the session's temporary table
+ * kappa_stage (emptied at every commit), then one INSERT ... SELECT keeps
+ * the newest change per key, drops changes below the stored next offset of
+ * their partition (invariant 2) and upserts guarded by src_offset.  COPY
+ * measured ~25% faster than unnest() of text[] parameters for 10K-row
+ * batches (BENCHMARKS.md). */
 static int pg_upsert(pg_backend_t *pb)
 {
-    static const char tail[] = "}";
-    pg_buf_t *arr[5] = {&pb->keys, &pb->values, &pb->tss, &pb->parts, &pb->offs};
-    for (int i = 0; i < 5; i++) {
-        if (buf_add(arr[i], tail, 1) < 0)
-            return KP_ENOMEM;
+    PGresult *r = PQexec(pb->conn, "COPY kappa_stage FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        KP_ERROR("postgresql: COPY kappa_stage: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return KP_EFAILED;
     }
+    PQclear(r);
+    /* In pieces: PQputCopyData takes an int length. */
+    size_t done = 0;
+    while (done < pb->copy.len) {
+        size_t n = pb->copy.len - done;
+        if (n > (1u << 30))
+            n = 1u << 30;
+        if (PQputCopyData(pb->conn, pb->copy.p + done, (int)n) != 1) {
+            KP_ERROR("postgresql: COPY data: %s", PQerrorMessage(pb->conn));
+            return KP_EFAILED;
+        }
+        done += n;
+    }
+    if (PQputCopyEnd(pb->conn, NULL) != 1) {
+        KP_ERROR("postgresql: COPY end: %s", PQerrorMessage(pb->conn));
+        return KP_EFAILED;
+    }
+    int rc = 0;
+    while ((r = PQgetResult(pb->conn))) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            KP_ERROR("postgresql: COPY kappa_stage: %s", PQresultErrorMessage(r));
+            rc = KP_EFAILED;
+        }
+        PQclear(r);
+    }
+    if (rc < 0)
+        return rc;
     char sql[1536], vbuf[16];
     snprintf(vbuf, sizeof vbuf, "%d", pb->version);
     snprintf(sql, sizeof sql,
              "INSERT INTO \"%s\" AS t (key, value, ts, src_partition, src_offset)\n"
              " SELECT DISTINCT ON (c.key) c.key, c.value, c.ts, c.part, c.off"
-             " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[])"
-             "  AS c(key, value, ts, part, off)"
-             " LEFT JOIN kappa_offsets o ON o.view = $6 AND o.version = $7 AND o.topic = $8"
+             " FROM kappa_stage c"
+             " LEFT JOIN kappa_offsets o ON o.view = $1 AND o.version = $2 AND o.topic = $3"
              "  AND o.partition = c.part"
              " WHERE o.next_offset IS NULL OR c.off >= o.next_offset"
              " ORDER BY c.key, c.off DESC"
@@ -457,9 +485,8 @@ static int pg_upsert(pg_backend_t *pb)
              "  src_partition = EXCLUDED.src_partition, src_offset = EXCLUDED.src_offset"
              " WHERE t.src_offset < EXCLUDED.src_offset",
              pb->table);
-    const char *params[8] = {pb->keys.p, pb->values.p, pb->tss.p, pb->parts.p, pb->offs.p,
-                             pb->view,   vbuf,          pb->topic};
-    return pg_execp(pb, sql, 8, params, NULL);
+    const char *params[3] = {pb->view, vbuf, pb->topic};
+    return pg_execp(pb, sql, 3, params, NULL);
 }
 
 static int pg_commit(view_backend_t *b, const int64_t *hwm, int32_t nparts)
@@ -575,9 +602,7 @@ static void pg_close(view_backend_t *b)
         return;
     if (pb->conn)
         PQfinish(pb->conn);
-    pg_buf_t *arr[5] = {&pb->keys, &pb->values, &pb->tss, &pb->parts, &pb->offs};
-    for (int i = 0; i < 5; i++)
-        kp_free(arr[i]->p);
+    kp_free(pb->copy.p);
     kp_free(pb->count);
     kp_free(pb->ch_part);
     kp_free(pb->ch_off);
@@ -631,7 +656,10 @@ int view_backend_open_pg(const char *uri, view_backend_t **out)
         pg_close(&pb->base);
         return KP_EFAILED;
     }
-    if (pg_exec(pb, "COMMIT") < 0) {
+    /* The staging table for COPY: this session's, emptied at each commit. */
+    if (pg_exec(pb, "COMMIT") < 0 ||
+        pg_exec(pb, "CREATE TEMP TABLE kappa_stage(key text, value text, ts bigint, part integer,"
+                    " off bigint) ON COMMIT DELETE ROWS") < 0) {
         pg_close(&pb->base);
         return KP_EFAILED;
     }

@@ -17,6 +17,9 @@
  *   advance   a batch that only moves p0 to 9 and p1 to 2 (below its
  *             stored 3: must not move back)
  *   rollback  begin, apply d@5, rollback: nothing stored
+ *   bench:N:KEYS:BATCH   apply N changes (KEYS keys, 4 partitions, one in
+ *             ten a delete) to view "bench" in batches of BATCH; prints
+ *             rows/s (the backend alone, no Kafka: bench/view_sink_bench.sh)
  * A failing step prints "error STEP rc" and exits 1.
  */
 #include "view/sink.h"
@@ -24,7 +27,9 @@
 #include "core/kp_error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VIEW "rev"
 #define TOPIC "__kappa_view.rev.v1"
@@ -61,9 +66,51 @@ static int run_batch(view_backend_t *b, const chg_t *c, int n, int64_t h0, int64
     return b->ops->commit(b, hwm, 2);
 }
 
+static int bench(view_backend_t *b, long n, long keys, long batch)
+{
+    const char *topic = "__kappa_view.bench.v1";
+    int rc = b->ops->ensure(b, "bench", 1, "bench", topic);
+    if (rc < 0)
+        return rc;
+    int64_t next[4];
+    if ((rc = b->ops->offsets(b, "bench", 1, topic, 4, next)) < 0)
+        return rc;
+    int64_t off[4];
+    for (int p = 0; p < 4; p++)
+        off[p] = next[p] < 0 ? 0 : next[p];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < n;) {
+        if ((rc = b->ops->begin(b, "bench", 1, topic)) < 0)
+            return rc;
+        for (long j = 0; j < batch && i < n; j++, i++) {
+            long k = (i * 7919) % keys;
+            char key[32], val[96];
+            int kl = snprintf(key, sizeof key, "key-%08ld", k);
+            int vl = snprintf(val, sizeof val, "{\"count\":%ld,\"sum\":%ld.25,\"updated\":%ld}",
+                              i, i * 3, 1700000000000L + i);
+            int32_t p = (int32_t)(k % 4);
+            view_change_t c = {key, (size_t)kl, i % 10 == 9 ? NULL : val, (size_t)vl,
+                               1700000000000L + i, p, off[p]++};
+            if ((rc = b->ops->apply(b, &c)) < 0)
+                return rc;
+        }
+        if ((rc = b->ops->commit(b, off, 4)) < 0)
+            return rc;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("bench %ld changes %ld keys batch %ld: %.2f s, %.0f rows/s\n", n, keys, batch, s,
+           (double)n / s);
+    return 0;
+}
+
 static int step(view_backend_t *b, const char *s)
 {
     int rc;
+    long bn, bk, bb;
+    if (sscanf(s, "bench:%ld:%ld:%ld", &bn, &bk, &bb) == 3 && bn > 0 && bk > 0 && bb > 0)
+        return bench(b, bn, bk, bb);
     if (strcmp(s, "ensure") == 0) {
         if ((rc = b->ops->ensure(b, VIEW, 1, "revjob", TOPIC)) < 0)
             return rc;
