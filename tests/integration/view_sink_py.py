@@ -6,6 +6,9 @@ Usage: view_sink_py.py COMMAND BROKER TOPIC [args]
       in transactions of 1..200 records; about one in eight is a delete
       (null value); about ABORT_PROB of the transactions are aborted (their
       records must never reach a view)
+  fastload BROKER TOPIC N KEYS PARTITIONS
+      the benchmark's topic: N records, no transactions, key i*7919 mod KEYS,
+      one in ten a delete, ~60-byte JSON values
   expect BROKER TOPIC
       read TOPIC read_committed from the beginning and print the view it
       defines -- "key<TAB>value" per live key, sorted by key -- then a line
@@ -57,6 +60,25 @@ def load(broker, topic, n, keys, partitions, seed, abort_prob=0.0):
     p.flush(30)
 
 
+def fastload(broker, topic, n, keys, partitions):
+    create(broker, topic, partitions)
+    p = Producer({"bootstrap.servers": broker, "linger.ms": 20, "batch.num.messages": 10000,
+                  "queue.buffering.max.messages": 2000000, "compression.type": "lz4"})
+    for i in range(n):
+        key = f"key-{(i * 7919) % keys:08d}"
+        value = None if i % 10 == 9 else f'{{"count":{i},"sum":{i * 3}.25,"updated":{1700000000000 + i}}}'
+        while True:
+            try:
+                p.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                p.poll(0.05)
+        if i % 10000 == 0:
+            p.poll(0)
+    if p.flush(60) != 0:
+        sys.exit("fastload: records left unsent")
+
+
 def expect(broker, topic):
     c = Consumer({"bootstrap.servers": broker, "group.id": "view-expect",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
@@ -97,6 +119,8 @@ def main():
         n, keys, partitions, seed = (int(x) for x in sys.argv[4:8])
         abort_prob = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
         load(broker, topic, n, keys, partitions, seed, abort_prob)
+    elif cmd == "fastload":
+        fastload(broker, topic, *(int(x) for x in sys.argv[4:8]))
     elif cmd == "expect":
         expect(broker, topic)
     else:
