@@ -45,10 +45,14 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 CRASH_SRC   := $(wildcard tests/crash/crash_*.c)
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC   := $(wildcard bench/*_bench.c)
+# Helper programs integration scripts run (they need servers, so they are
+# not unit tests): tests/integration/*.c.
+INTEG_SRC   := $(wildcard tests/integration/*.c)
 UNIT_BIN    := $(UNIT_SRC:%.c=$(BUILD)/%)
 CRASH_BIN   := $(CRASH_SRC:%.c=$(BUILD)/%)
 FUZZ_REPLAY := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/replay_%)
 BENCH_BIN   := $(BENCH_SRC:%.c=$(BUILD)/%)
+INTEG_BIN   := $(INTEG_SRC:%.c=$(BUILD)/%)
 # Example jobs (examples/**/*.c) build as plugins for `kappa job run`.
 EXAMPLE_SRC := $(wildcard examples/*.c examples/*/*.c)
 EXAMPLE_SO  := $(EXAMPLE_SRC:%.c=$(BUILD)/%.so)
@@ -106,7 +110,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SUPPORT_OBJ) $(LIB)
 deps:
 	@scripts/install-deps.sh
 
-test-programs: $(BUILD)/kappa $(EXAMPLE_SO) $(UNIT_BIN) $(CRASH_BIN) $(FUZZ_REPLAY)
+test-programs: $(BUILD)/kappa $(EXAMPLE_SO) $(UNIT_BIN) $(CRASH_BIN) $(FUZZ_REPLAY) $(INTEG_BIN)
 
 test: deps
 	@$(MAKE) --no-print-directory test-programs

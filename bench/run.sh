@@ -27,3 +27,9 @@ if [[ -f $BUILD/examples/nexmark/q1.so ]]; then
 else
     echo "bench/run.sh: $BUILD/examples/nexmark/*.so not built; skipping bench/nexmark_bench.sh" >&2
 fi
+# View sinks: PostgreSQL and ClickHouse (private servers on loopback).
+if [[ -x /usr/lib/postgresql/15/bin/pg_ctl && -x /usr/sbin/clickhouse-server ]]; then
+    bench/view_sink_bench.sh 2>&1 | tee -a build/bench-results.txt
+else
+    echo "bench/run.sh: postgresql or clickhouse-server missing; skipping bench/view_sink_bench.sh" >&2
+fi

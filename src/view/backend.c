@@ -39,13 +39,10 @@ int view_backend_open(const char *target, view_backend_t **out)
         }
         return view_backend_open_sqlite(path, out);
     }
-    if (has_prefix(target, "postgresql://") || has_prefix(target, "postgres://") ||
-        has_prefix(target, "clickhouse://")) {
-        /* Wired in when the PostgreSQL and ClickHouse backends land
-         * (view_backend_open_pg / view_backend_open_ch). */
-        KP_ERROR("view target kind not available yet: %s", target);
-        return KP_EINVAL;
-    }
+    if (has_prefix(target, "postgresql://") || has_prefix(target, "postgres://"))
+        return view_backend_open_pg(target, out);
+    if (has_prefix(target, "clickhouse://"))
+        return view_backend_open_ch(target, out);
     const char *sep = strstr(target, "://");
     if (sep) {
         KP_ERROR("view target '%s': unknown scheme '%.*s' (use sqlite:PATH, postgresql://... "

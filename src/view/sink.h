@@ -67,6 +67,11 @@ int view_backend_open(const char *target, view_backend_t **out);
 /* The SQLite backend (view/sink_sqlite.c) over view/store.h. */
 int view_backend_open_sqlite(const char *path, view_backend_t **out);
 
+/* The external backends view_backend_open dispatches to (view/sink_pg.c,
+ * view/sink_ch.c); the string is the whole target. */
+int view_backend_open_pg(const char *uri, view_backend_t **out);
+int view_backend_open_ch(const char *url, view_backend_t **out);
+
 /* One view version a sink maintains. */
 typedef struct view_sink_view {
     const char *view;
