@@ -119,7 +119,9 @@ int cli_server(int argc, char **argv)
     }
     pthread_t stop_th;
     bool stop_th_started = false;
-    if (cfg.jobs[0]) {
+    /* Always: besides kappa.jobs, the host runs what the job registry
+     * (__kappa_jobs) says, and that can change at any time. */
+    {
         char self[4096], brokers[600], state[4200];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         self[n > 0 ? n : 0] = '\0';
@@ -131,7 +133,7 @@ int cli_server(int argc, char **argv)
         sem_init(&stop_sem, 0, 0);
         if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, cfg.jobs_metrics_port, &host) != 0 ||
             pthread_create(&stop_th, NULL, stopper, NULL) != 0) {
-            KP_ERROR("cannot start the hosted jobs (kappa.jobs)");
+            KP_ERROR("cannot start the job host (kappa.jobs, __kappa_jobs)");
             job_host_stop(host);
             host = NULL;
             broker_shutdown(&broker);

@@ -1,0 +1,165 @@
+#!/bin/bash
+# The job registry against a real server: `kappa job deploy` stores a version
+# in __kappa_jobs and the server runs it with versioned outputs; status shows
+# exact replay offsets; a second version replays beside the first with its
+# own group and outputs; stop/start; a SIGKILL of the server during a replay
+# resumes with exactly-once output; refusals and usage errors.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+trap 'cleanup_kappa; [ -n "${REF_PID:-}" ] && kill $REF_PID 2>/dev/null; rm -rf "${REF_STATE:-}"' EXIT
+start_kappa --set group.min.session.timeout.ms=1000 || { echo "FAIL: job deploy: server did not start"; exit 1; }
+K="timeout 60 ./build/kappa"
+Q1=build/examples/nexmark/q1.so
+KC="timeout 60 kcat -b $BROKER -X isolation.level=read_committed"
+EVENTS=400000
+BIDS=368000                     # nexmark gen: 46 bids in every 50 events
+
+# A field of `kappa job list --json` for NAME VERSION.
+list_field() {
+    $K job list -b "$BROKER" --json 2>/dev/null | $PY -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["name"] == sys.argv[1] and r["version"] == int(sys.argv[2]):
+        print(r[sys.argv[3]])' "$1" "$2" "$3"
+}
+# Wait (up to $3 s) until version $2 of q1 is in phase $1.
+wait_phase() {
+    local i
+    for i in $(seq 1 $(($3 * 5))); do
+        [ "$(list_field q1 "$2" phase)" == "$1" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+# Records of a topic, "PARTITION VALUE" lines in log order per partition.
+dump() { $KC -C -t "$1" -e -q -f '%p %s\n' 2>/dev/null | sort -s -n -k1,1; }
+
+$K nexmark gen --events $EVENTS --partitions 2 -b "$BROKER" >/dev/null 2>&1
+
+# ---- usage errors: nothing is written --------------------------------------
+out=$($K job deploy q1 --version 1 --plugin /nonexistent/q1.so -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "cannot read plugin /nonexistent/q1.so" <<<"$out"; then
+    pass "deploy: unknown plugin file is exit 2 with a message"
+else fail "deploy: unknown plugin file is exit 2 with a message" "rc=$rc $out"; fi
+out=$($K job deploy q1 --version 1 --plugin $Q1 --from yesterday -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q -- "--from 'yesterday': use earliest, latest or @TIMESTAMP_MS" <<<"$out"; then
+    pass "deploy: bad --from is exit 2 with a message"
+else fail "deploy: bad --from is exit 2 with a message" "rc=$rc $out"; fi
+out=$($K job deploy q1 --plugin $Q1 -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 2 ]; then pass "deploy: missing --version is exit 2"; else fail "deploy: missing --version is exit 2" "rc=$rc $out"; fi
+out=$($K job list -b 127.0.0.1:1 --timeout 2000 2>&1); rc=$?
+if [ $rc -eq 3 ] && grep -q "cannot reach a broker" <<<"$out"; then pass "list: broker down is exit 3"
+else fail "list: broker down is exit 3" "rc=$rc $out"; fi
+
+# ---- v1 ---------------------------------------------------------------------
+out=$($K job deploy q1 --version 1 --plugin $Q1 -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 0 ] && [ "$out" == "deployed q1 version 1: 2 input partition(s), $EVENTS record(s) to replay from earliest; outputs nexmark-q1.v1" ]; then
+    pass "deploy v1"
+else fail "deploy v1" "rc=$rc $out"; fi
+# Straight after the deploy nothing is committed yet: BACKFILLING from 0 %.
+got=$($K job list -b "$BROKER" --json 2>&1)
+want='[{"name": "q1", "version": 1, "state": "running", "phase": "BACKFILLING", "progress_pct": 0.0, "lag": '$EVENTS', "from": "earliest", "plugin": "q1.so", "outputs": "nexmark-q1.v1"}]'
+if [ "$got" == "$want" ]; then pass "list --json right after deploy: every field"
+else fail "list --json right after deploy: every field" "$got"; fi
+
+# The reference: the same plugin run by hand, unversioned, in its own group.
+REF_STATE=$(mktemp -d)
+./build/kappa job run refq1 --version 1 --plugin $Q1 --param out=ref-q1 -b "$BROKER" \
+    --state-dir "$REF_STATE" >"$REF_STATE/log" 2>&1 &
+REF_PID=$!
+
+if wait_phase LIVE 1 60; then pass "v1 reaches LIVE (caught up, only running version)"
+else fail "v1 reaches LIVE (caught up, only running version)" "$(list_field q1 1 phase)"; fi
+# Exact offsets per partition: start 0, current = end = 200000, lag 0.
+got=$($K job status q1 -b "$BROKER" --json | $PY -c '
+import json, sys
+v = json.load(sys.stdin)["versions"][0]
+print(v["phase"], v["progress"], v["lag"], v["eta_sec"],
+      " ".join("%s/%d:%d-%d-%d" % (p["topic"], p["partition"], p["start"], p["current"], p["end"]) for p in v["partitions"]))')
+if [ "$got" == "LIVE 1.0 0 0 nexmark/0:0-200000-200000 nexmark/1:0-200000-200000" ]; then
+    pass "status --json: exact offsets when caught up"
+else fail "status --json: exact offsets when caught up" "$got"; fi
+# Human status: a row per partition and a total.
+got=$($K job status q1 -b "$BROKER" | awk '$2 == "(all)" {print $5, $10}')
+if [ "$got" == "100.0% LIVE" ]; then pass "status table total row"; else fail "status table total row" "$got"; fi
+
+for _ in $(seq 1 150); do
+    [ "$($KC -C -t ref-q1 -e -q -f '.\n' 2>/dev/null | wc -l)" -ge $BIDS ] && break
+    sleep 0.2
+done
+kill $REF_PID; wait $REF_PID 2>/dev/null; REF_PID=
+dump ref-q1 >"$REF_STATE/ref"
+dump nexmark-q1.v1 >"$REF_STATE/v1"
+n=$(wc -l <"$REF_STATE/ref")
+if [ "$n" -eq $BIDS ] && cmp -s "$REF_STATE/ref" "$REF_STATE/v1"; then
+    pass "v1 output in nexmark-q1.v1 equals a kappa job run of the plugin ($n records)"
+else fail "v1 output in nexmark-q1.v1 equals a kappa job run of the plugin" "ref $n, v1 $(wc -l <"$REF_STATE/v1")"; fi
+
+# ---- refusals -------------------------------------------------------------
+out=$($K job deploy q1 --version 1 --plugin $Q1 -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "job q1 version 1 already exists" <<<"$out"; then
+    pass "deploy of an existing version is refused (exit 1)"
+else fail "deploy of an existing version is refused (exit 1)" "rc=$rc $out"; fi
+
+# ---- v2 beside v1, and a server SIGKILL during its replay -------------------
+out=$($K job deploy q1 --version 2 --plugin $Q1 --from earliest -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 0 ]; then pass "deploy v2 --from earliest"; else fail "deploy v2 --from earliest" "rc=$rc $out"; fi
+killed_at=
+for _ in $(seq 1 300); do
+    p=$(list_field q1 2 progress_pct)
+    if [ -n "$p" ] && $PY -c 'import sys; sys.exit(0 if 0 < float(sys.argv[1]) < 100 else 1)' "$p"; then
+        restart_kappa KILL
+        killed_at=$p
+        break
+    fi
+    sleep 0.05
+done
+if [ -n "$killed_at" ]; then pass "server SIGKILLed during v2's replay (at $killed_at %)"
+else fail "server SIGKILLed during v2's replay" "never saw 0 < progress < 100"; restart_kappa KILL; fi
+if wait_phase CAUGHT_UP 2 90; then pass "v2 resumes after the restart and reaches CAUGHT_UP"
+else fail "v2 resumes after the restart and reaches CAUGHT_UP" "$(list_field q1 2 phase)"; fi
+if [ "$(list_field q1 1 phase)" == "CAUGHT_UP" ]; then pass "v1 is CAUGHT_UP (not LIVE) beside v2"
+else fail "v1 is CAUGHT_UP (not LIVE) beside v2" "$(list_field q1 1 phase)"; fi
+dump nexmark-q1.v2 >"$REF_STATE/v2"
+if cmp -s "$REF_STATE/ref" "$REF_STATE/v2"; then
+    pass "v2 output after the SIGKILL is exactly-once: equals the reference"
+else fail "v2 output after the SIGKILL is exactly-once: equals the reference" "ref $n, v2 $(wc -l <"$REF_STATE/v2")"; fi
+groups=$($K group list -b "$BROKER" 2>&1 | awk '{print $1}' | grep '^q1\.v' | sort | tr '\n' ' ')
+if [ "$groups" == "q1.v1 q1.v2 " ]; then pass "each version has its own consumer group"
+else fail "each version has its own consumer group" "$groups"; fi
+if [ -f "$KAPPA_DATA.jobs/plugins/$(sha256sum $Q1 | cut -d' ' -f1).so" ]; then
+    pass "plugin materialized as STATE_DIR/plugins/SHA256.so"
+else fail "plugin materialized as STATE_DIR/plugins/SHA256.so" "$(ls "$KAPPA_DATA.jobs/plugins" 2>&1)"; fi
+
+# ---- stop and start v2 ----------------------------------------------------------
+out=$($K job stop q1 2 -b "$BROKER" 2>&1)
+if [ "$out" == "job q1 version 2: stopped" ] && [ "$(list_field q1 2 state)" == stopped ]; then
+    pass "stop v2"
+else fail "stop v2" "$out"; fi
+for _ in $(seq 1 50); do
+    pgrep -f "job run q1 --version 2 " >/dev/null || break
+    sleep 0.2
+done
+if ! pgrep -f "job run q1 --version 2 " >/dev/null; then pass "stopped v2's runner exits"
+else fail "stopped v2's runner exits" "still running"; fi
+if [ "$(list_field q1 1 phase)" == "LIVE" ]; then pass "v1 is LIVE again as the only running version"
+else fail "v1 is LIVE again as the only running version" "$(list_field q1 1 phase)"; fi
+$K nexmark gen --events 1000 --seed 7 -b "$BROKER" >/dev/null 2>&1
+sleep 2
+lag2=$(list_field q1 2 lag)
+if [ "$lag2" == 1000 ] && [ "$(list_field q1 2 phase)" == STOPPED ]; then pass "a stopped version does not read new input"
+else fail "a stopped version does not read new input" "lag $lag2"; fi
+out=$($K job start q1 2 -b "$BROKER" 2>&1)
+if [ "$out" == "job q1 version 2: started" ] && wait_phase CAUGHT_UP 2 60 &&
+   [ "$(list_field q1 2 lag)" == 0 ]; then
+    pass "start v2: it catches up with the new input"
+else fail "start v2: it catches up with the new input" "$out; $(list_field q1 2 phase) lag $(list_field q1 2 lag)"; fi
+out=$($K job stop q1 9 -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "job q1 has no version 9" <<<"$out"; then pass "stop of an unknown version is exit 1"
+else fail "stop of an unknown version is exit 1" "rc=$rc $out"; fi
+
+# ---- the registry survives a clean restart too ----------------------------------
+restart_kappa
+if wait_phase CAUGHT_UP 1 60 && wait_phase CAUGHT_UP 2 60; then
+    pass "a restarted server resumes both running versions"
+else fail "a restarted server resumes both running versions" "$(list_field q1 1 phase) $(list_field q1 2 phase)"; fi
