@@ -14,6 +14,8 @@
 #include "kappa.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -47,6 +49,21 @@ static void usage(FILE *f)
             "      --consumer-property K=V   a librdkafka property for the consumer; repeatable\n"
             "      --producer-property K=V   a librdkafka property for the task producers\n"
             "  -h, --help                    this help\n");
+}
+
+/* A hosted runner whose server died gets SIGTERM (PDEATHSIG) and tries to
+ * commit and leave its group -- through the broker that just died, which can
+ * block for minutes.  Nothing it could still commit matters (its open
+ * transactions abort), so it gets a few seconds and then exits. */
+static void *host_watchdog(void *arg)
+{
+    pid_t host = (pid_t)(intptr_t)arg;
+    while (getppid() == host)
+        usleep(200000);
+    sleep(5);
+    fprintf(stderr, "kappa job run: the hosting server is gone; exiting\n");
+    _exit(1);
+    return NULL;
 }
 
 static int job_run(int argc, char **argv)
@@ -197,6 +214,9 @@ static int job_run(int argc, char **argv)
             fprintf(stderr, "kappa job run: the hosting server is gone; not starting\n");
             return 1;
         }
+        pthread_t wd;
+        if (pthread_create(&wd, NULL, host_watchdog, (void *)(intptr_t)atol(host)) == 0)
+            pthread_detach(wd);
     }
     int rc = kappa_job_run(name, (int)version, define, &o);
     /* The plugin stays loaded: librdkafka threads may still be winding down

@@ -218,6 +218,44 @@ static int replay_range(const cli_common_t *c, rd_kafka_t *rk, jobs_version_t *v
     return 0;
 }
 
+/*
+ * latest and @TS: commit the start offsets to the version's group now, so
+ * the runner starts exactly where the replay range says, however long after
+ * the deploy it gets its partitions (its --from would otherwise resolve
+ * "latest" again, later).  The group is new: nothing else commits to it yet.
+ */
+static int commit_start(const cli_common_t *c, const jobs_version_t *v)
+{
+    if (strcmp(v->from, "earliest") == 0 || v->nparts == 0)
+        return 0;
+    char err[512], group[JOBS_NAME_MAX + 32];
+    snprintf(group, sizeof group, "%s.v%d", v->name, v->version);
+    rd_kafka_conf_t *conf = cli_conf(c);
+    if (!conf)
+        return CLI_EXIT_FAIL;
+    if (cli_conf_set(c, conf, "group.id", group) ||
+        cli_conf_set(c, conf, "enable.auto.commit", "false")) {
+        rd_kafka_conf_destroy(conf);
+        return CLI_EXIT_FAIL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk)
+        return cli_fail(c, "cannot create a consumer: %s", err);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(v->nparts);
+    for (int i = 0; i < v->nparts; i++)
+        rd_kafka_topic_partition_list_add(l, v->parts[i].topic, v->parts[i].partition)->offset =
+            v->parts[i].start_offset;
+    rd_kafka_resp_err_t e = rd_kafka_commit(rk, l, 0);
+    for (int i = 0; !e && i < l->cnt; i++)
+        e = l->elems[i].err;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    if (e)
+        return cli_fail(c, "committing the start offsets of group %s: %s", group,
+                        rd_kafka_err2str(e));
+    return 0;
+}
+
 static int job_deploy(int argc, char **argv)
 {
     cli_common_t c;
@@ -352,7 +390,7 @@ static int job_deploy(int argc, char **argv)
             goto out;
         }
     }
-    if (put_version(&c, pk, v) != 0)
+    if (commit_start(&c, v) != 0 || put_version(&c, pk, v) != 0)
         goto out;
     int64_t total = 0;
     for (int i = 0; i < v->nparts; i++)

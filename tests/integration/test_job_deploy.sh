@@ -137,10 +137,10 @@ if [ "$out" == "job q1 version 2: stopped" ] && [ "$(list_field q1 2 state)" == 
     pass "stop v2"
 else fail "stop v2" "$out"; fi
 for _ in $(seq 1 50); do
-    pgrep -f "job run q1 --version 2 " >/dev/null || break
+    pgrep -P "$KAPPA_PID" -f "job run q1 --version 2 " >/dev/null || break
     sleep 0.2
 done
-if ! pgrep -f "job run q1 --version 2 " >/dev/null; then pass "stopped v2's runner exits"
+if ! pgrep -P "$KAPPA_PID" -f "job run q1 --version 2 " >/dev/null; then pass "stopped v2's runner exits"
 else fail "stopped v2's runner exits" "still running"; fi
 if [ "$(list_field q1 1 phase)" == "LIVE" ]; then pass "v1 is LIVE again as the only running version"
 else fail "v1 is LIVE again as the only running version" "$(list_field q1 1 phase)"; fi
@@ -157,6 +157,64 @@ else fail "start v2: it catches up with the new input" "$out; $(list_field q1 2 
 out=$($K job stop q1 9 -b "$BROKER" 2>&1); rc=$?
 if [ $rc -eq 1 ] && grep -q "job q1 has no version 9" <<<"$out"; then pass "stop of an unknown version is exit 1"
 else fail "stop of an unknown version is exit 1" "rc=$rc $out"; fi
+
+# ---- --from @TS and latest ---------------------------------------------------------
+# Topic n2: 100 events at event time 1,000,000 ms, then 100 at 2,000,000 ms
+# (92 bids in each hundred).
+$K nexmark gen --events 100 --topic n2 --partitions 1 --base-time-ms 1000000 -b "$BROKER" >/dev/null 2>&1
+$K nexmark gen --events 100 --topic n2 --base-time-ms 2000000 -b "$BROKER" >/dev/null 2>&1
+out=$($K job deploy q1 --version 3 --plugin $Q1 --from @1500000 --param in=n2 --param out=n2q1 -b "$BROKER" 2>&1)
+if [ "$out" == "deployed q1 version 3: 1 input partition(s), 100 record(s) to replay from @1500000; outputs n2q1.v3" ]; then
+    pass "deploy --from @TS: the replay starts at the first record at or after TS"
+else fail "deploy --from @TS: the replay starts at the first record at or after TS" "$out"; fi
+out=$($K job deploy q1 --version 4 --plugin $Q1 --from latest --param in=n2 --param out=n2q1 -b "$BROKER" 2>&1)
+if [ "$out" == "deployed q1 version 4: 1 input partition(s), 0 record(s) to replay from latest; outputs n2q1.v4" ]; then
+    pass "deploy --from latest: nothing to replay"
+else fail "deploy --from latest: nothing to replay" "$out"; fi
+# Written right after the deploy, before v4's runner can have started: the
+# start offsets committed by deploy make v4 read exactly these.
+$K nexmark gen --events 100 --topic n2 --base-time-ms 3000000 -b "$BROKER" >/dev/null 2>&1
+wait_phase CAUGHT_UP 3 60; wait_phase CAUGHT_UP 4 60
+n3=$($KC -C -t n2q1.v3 -e -q -f '.\n' 2>/dev/null | wc -l)
+n4=$($KC -C -t n2q1.v4 -e -q -f '.\n' 2>/dev/null | wc -l)
+if [ "$n3" == 184 ] && [ "$n4" == 92 ]; then pass "@TS and latest versions read exactly their ranges (184 and 92 bids)"
+else fail "@TS and latest versions read exactly their ranges (184 and 92 bids)" "v3 $n3, v4 $n4"; fi
+got=$($K job status q1 -b "$BROKER" --json | $PY -c '
+import json, sys
+for v in json.load(sys.stdin)["versions"]:
+    if v["version"] == 3:
+        print(" ".join("%d-%d-%d" % (p["start"], p["current"], p["end"]) for p in v["partitions"]))')
+if [ "$got" == "100-300-200" ]; then pass "status of the @TS version: start 100, end 200 (fixed at deploy), current 300"
+else fail "status of the @TS version: start 100, end 200 (fixed at deploy), current 300" "$got"; fi
+# The runner's own --from, without a deploy: a fresh group starts at TS.
+timeout 20 ./build/kappa job run fromts --version 1 --plugin $Q1 --from @2500000 --param in=n2 \
+    --param out=n2ts -b "$BROKER" --state-dir "$REF_STATE" >/dev/null 2>&1 &
+RUN_PID=$!
+for _ in $(seq 1 100); do
+    [ "$($KC -C -t n2ts -e -q -f '.\n' 2>/dev/null | wc -l)" -ge 92 ] && break
+    sleep 0.2
+done
+sleep 1
+kill $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null
+n=$($KC -C -t n2ts -e -q -f '.\n' 2>/dev/null | wc -l)
+if [ "$n" == 92 ]; then pass "kappa job run --from @TS starts a new group at TS"
+else fail "kappa job run --from @TS starts a new group at TS" "$n records"; fi
+out=$(./build/kappa job run x --version 1 --plugin $Q1 --from soon 2>&1); rc=$?
+if [ $rc -eq 2 ] && grep -q "from is earliest, latest or @TIMESTAMP_MS" <<<"$out"; then pass "job run: bad --from is exit 2"
+else fail "job run: bad --from is exit 2" "rc=$rc $out"; fi
+$K job stop q1 3 -b "$BROKER" >/dev/null; $K job stop q1 4 -b "$BROKER" >/dev/null
+
+# Runners orphaned by the SIGKILL exit on their own within seconds (they
+# must not linger as stray group members).
+orphans=
+for _ in $(seq 1 50); do
+    orphans=$(pgrep -f "job run q1 --version .* -b $BROKER " | while read -r p; do
+        [ "$(ps -o ppid= -p "$p" | tr -d ' ')" == 1 ] && echo "$p"; done)
+    [ -z "$orphans" ] && break
+    sleep 0.2
+done
+if [ -z "$orphans" ]; then pass "runners orphaned by a server SIGKILL exit"
+else fail "runners orphaned by a server SIGKILL exit" "still running: $orphans"; fi
 
 # ---- the registry survives a clean restart too ----------------------------------
 restart_kappa
