@@ -658,40 +658,19 @@ static int64_t remaining(const jobs_progress_t *p)
     return p->total - p->done;
 }
 
-static void print_json(const sample_t *s, const sample_t *prev, int64_t threshold)
+static void print_json(const char *name, const sample_t *s, const sample_t *prev,
+                       int64_t threshold)
 {
-    printf("{\"versions\":[");
-    for (int i = 0; i < s->reg.nversions; i++) {
-        const jobs_version_t *v = s->reg.versions[i];
-        const jobs_progress_t *p = &s->p[i], *b = previous(prev, v);
-        double rate = b ? jobs_progress_rate(b, p) : 0;
-        printf("%s{\"name\":", i ? "," : "");
-        out_json_str(stdout, v->name);
-        printf(",\"version\":%d,\"state\":\"%s\",\"phase\":\"%s\",\"progress\":%.6f,"
-               "\"lag\":%" PRId64 ",\"records_per_sec\":%.1f,\"eta_sec\":",
-               v->version, v->state,
-               jobs_phase(v, p, threshold, jobs_only_running(&s->reg, v)), p->ratio, p->lag,
-               rate);
-        if (remaining(p) == 0)
-            printf("0");
-        else if (rate > 0)
-            printf("%.1f", (double)remaining(p) / rate);
-        else
-            printf("null");
-        printf(",\"partitions\":[");
-        for (int k = 0; k < p->nparts; k++) {
-            const jobs_part_progress_t *x = &p->parts[k];
-            printf("%s{\"topic\":", k ? "," : "");
-            out_json_str(stdout, x->topic);
-            printf(",\"partition\":%d,\"start\":%" PRId64 ",\"current\":%" PRId64
-                   ",\"end\":%" PRId64 ",\"high_watermark\":%" PRId64 ",\"lag\":%" PRId64
-                   ",\"committed\":%s}",
-                   (int)x->partition, x->start_offset, x->current, x->end_offset,
-                   x->high_watermark, x->lag, x->committed ? "true" : "false");
-        }
-        printf("]}");
-    }
-    printf("]}\n");
+    const jobs_progress_t **pp = kp_calloc(s->reg.nversions ? (size_t)s->reg.nversions : 1,
+                                           sizeof *pp);
+    if (!pp)
+        return;
+    for (int i = 0; i < s->reg.nversions; i++)
+        pp[i] = previous(prev, s->reg.versions[i]);
+    jobs_status_json(stdout, name, &s->reg, s->reg.versions, s->p, pp, s->reg.nversions,
+                     threshold);
+    printf("\n");
+    kp_free(pp);
 }
 
 static void print_table(const cli_common_t *c, const sample_t *s, const sample_t *prev,
@@ -839,7 +818,7 @@ static int job_status(int argc, char **argv)
             continue;
         }
         if (c.format == CLI_FMT_JSON)
-            print_json(&cur, have_prev ? &prev : NULL, threshold);
+            print_json(name, &cur, have_prev ? &prev : NULL, threshold);
         else if (watch)
             print_watch_line(&cur, have_prev ? &prev : NULL, threshold, tty);
         else

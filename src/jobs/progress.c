@@ -10,6 +10,7 @@
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -125,4 +126,61 @@ bool jobs_only_running(const jobs_registry_t *r, const jobs_version_t *v)
             return false;
     }
     return strcmp(v->state, "running") == 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void jobs_status_json(FILE *f, const char *name, const jobs_registry_t *r,
+                      jobs_version_t *const *vs, const jobs_progress_t *ps,
+                      const jobs_progress_t *const *prev, int n, int64_t lag_threshold)
+{
+    fprintf(f, "{\"name\":");
+    json_str(f, name);
+    fprintf(f, ",\"versions\":[");
+    for (int i = 0; i < n; i++) {
+        const jobs_version_t *v = vs[i];
+        const jobs_progress_t *p = &ps[i];
+        double rate = prev && prev[i] ? jobs_progress_rate(prev[i], p) : 0;
+        int64_t left = p->total - p->done;
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        json_str(f, v->name);
+        fprintf(f, ",\"version\":%d,\"state\":", v->version);
+        json_str(f, v->state);
+        fprintf(f, ",\"phase\":\"%s\",\"progress\":%.6f,\"lag\":%" PRId64
+                   ",\"records_per_sec\":%.1f,\"eta_sec\":",
+                jobs_phase(v, p, lag_threshold, jobs_only_running(r, v)), p->ratio, p->lag,
+                rate);
+        if (left == 0)
+            fprintf(f, "0");
+        else if (rate > 0)
+            fprintf(f, "%.1f", (double)left / rate);
+        else
+            fprintf(f, "null");
+        fprintf(f, ",\"partitions\":[");
+        for (int k = 0; k < p->nparts; k++) {
+            const jobs_part_progress_t *x = &p->parts[k];
+            fprintf(f, "%s{\"topic\":", k ? "," : "");
+            json_str(f, x->topic);
+            fprintf(f, ",\"partition\":%d,\"start\":%" PRId64 ",\"current\":%" PRId64
+                       ",\"end\":%" PRId64 ",\"high_watermark\":%" PRId64 ",\"lag\":%" PRId64
+                       ",\"committed\":%s}",
+                    (int)x->partition, x->start_offset, x->current, x->end_offset,
+                    x->high_watermark, x->lag, x->committed ? "true" : "false");
+        }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "]}");
 }

@@ -14,6 +14,7 @@
 #include "jobs/registry.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdio.h>
 
 #define JOBS_CAUGHT_UP_LAG 1000     /* records: the default CAUGHT_UP threshold */
 
@@ -61,5 +62,15 @@ double jobs_progress_rate(const jobs_progress_t *before, const jobs_progress_t *
 
 /* Is v the only version of its job in state running? */
 bool jobs_only_running(const jobs_registry_t *r, const jobs_version_t *v);
+
+/*
+ * The status document of one job (`kappa job status --json`, GET
+ * /v1/jobs/NAME): {"name", "versions": [...]} for the n versions vs[i] of
+ * job `name` with progress ps[i] and the previous sample prev[i] (NULL: no
+ * rate yet).  r is the registry the versions are in (for the LIVE rule).
+ */
+void jobs_status_json(FILE *f, const char *name, const jobs_registry_t *r,
+                      jobs_version_t *const *vs, const jobs_progress_t *ps,
+                      const jobs_progress_t *const *prev, int n, int64_t lag_threshold);
 
 #endif

@@ -23,11 +23,14 @@
 #include "core/kp_mem.h"
 #include "core/logging.h"
 #include "io/file.h"
+#include "core/metrics.h"
+#include "jobs/progress.h"
 #include "jobs/registry.h"
 #include "jobs/sha256.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
@@ -71,6 +74,7 @@ struct job_host {
     jobs_registry_t reg;
     uint64_t reg_seen;          /* reg.changes last reconciled */
     int64_t follow_due_ms;      /* next attempt to (re)open the follower */
+    int64_t progress_due_ms;    /* next progress snapshot (measure_all) */
 };
 
 static int parse(const char *spec, hosted_t *jobs, int *n, char *why, size_t cap)
@@ -351,6 +355,174 @@ static void follow_registry(job_host_t *h, int64_t now)
     }
 }
 
+/* ---- progress, for GET /v1/jobs/NAME and /metrics --------------------------
+ *
+ * Measured here, on the supervisor thread, every few seconds: the HTTP
+ * handlers run on the broker's loop thread, which must never wait on a Kafka
+ * request to itself.  They read the last snapshot under snap_mu.  The
+ * snapshot is process-wide and never freed, so a scrape during shutdown
+ * cannot touch a stopped host.
+ */
+
+#define HOST_PROGRESS_MS 2000
+
+typedef struct snap_job {
+    char name[JOBS_NAME_MAX];
+    char *json;                 /* kp_malloc'd */
+    size_t len;
+} snap_job_t;
+
+static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static snap_job_t *snap_jobs;
+static int snap_njobs;
+static char *snap_prom;         /* gauge samples (no HELP/TYPE lines) */
+
+typedef struct measured {
+    char name[JOBS_NAME_MAX];
+    int version;
+    jobs_progress_t p;
+} measured_t;
+
+static measured_t *last_measured;
+static int last_nmeasured;
+
+static const jobs_progress_t *last_of(const jobs_version_t *v)
+{
+    for (int i = 0; i < last_nmeasured; i++)
+        if (last_measured[i].version == v->version && strcmp(last_measured[i].name, v->name) == 0)
+            return &last_measured[i].p;
+    return NULL;
+}
+
+static void measure_all(job_host_t *h)
+{
+    int n = h->reg.nversions;
+    measured_t *m = kp_calloc(n ? (size_t)n : 1, sizeof *m);
+    const jobs_progress_t **prev = kp_calloc(n ? (size_t)n : 1, sizeof *prev);
+    bool *ok = kp_calloc(n ? (size_t)n : 1, sizeof *ok);
+    rd_kafka_conf_t *base = rd_kafka_conf_new();
+    char err[256], why[512];
+    if (!m || !prev || !ok ||
+        rd_kafka_conf_set(base, "bootstrap.servers", h->brokers, err, sizeof err) ||
+        rd_kafka_conf_set(base, "client.id", "kappa-job-host", err, sizeof err) ||
+        rd_kafka_conf_set(base, "log.connection.close", "false", err, sizeof err))
+        goto out;
+    for (int i = 0; i < n; i++) {
+        const jobs_version_t *v = h->reg.versions[i];
+        snprintf(m[i].name, sizeof m[i].name, "%s", v->name);
+        m[i].version = v->version;
+        ok[i] = jobs_progress_measure(base, v, 2000, &m[i].p, why, sizeof why) == 0;
+        prev[i] = last_of(v);
+    }
+    /* One JSON document per job name, and the gauges. */
+    snap_job_t *jobs = kp_calloc(n ? (size_t)n : 1, sizeof *jobs);
+    prom_buf_t prom = {0};
+    int nj = 0;
+    jobs_version_t **vs = kp_calloc(n ? (size_t)n : 1, sizeof *vs);
+    jobs_progress_t *ps = kp_calloc(n ? (size_t)n : 1, sizeof *ps);
+    const jobs_progress_t **pv = kp_calloc(n ? (size_t)n : 1, sizeof *pv);
+    for (int i = 0; jobs && vs && ps && pv && i < n; i++) {
+        const char *name = h->reg.versions[i]->name;
+        bool seen = false;
+        for (int k = 0; k < nj; k++)
+            seen |= strcmp(jobs[k].name, name) == 0;
+        if (seen)
+            continue;
+        int nv = 0;
+        for (int k = i; k < n; k++)
+            if (ok[k] && strcmp(h->reg.versions[k]->name, name) == 0) {
+                vs[nv] = h->reg.versions[k];
+                ps[nv] = m[k].p;
+                pv[nv++] = prev[k];
+            }
+        snap_job_t *j = &jobs[nj++];
+        snprintf(j->name, sizeof j->name, "%s", name);
+        FILE *f = open_memstream(&j->json, &j->len);
+        if (f) {
+            jobs_status_json(f, name, &h->reg, vs, ps, pv, nv, JOBS_CAUGHT_UP_LAG);
+            fclose(f);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m[i].version);
+        prom_sample(&prom, "kappa_job_progress_ratio", m[i].p.ratio, "job", m[i].name,
+                    "version", ver, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m[i].version);
+        prom_sample(&prom, "kappa_job_lag_records", (double)m[i].p.lag, "job", m[i].name,
+                    "version", ver, NULL);
+    }
+    kp_free(vs);
+    kp_free(ps);
+    kp_free(pv);
+    pthread_mutex_lock(&snap_mu);
+    for (int i = 0; i < snap_njobs; i++)
+        free(snap_jobs[i].json);        /* open_memstream's buffer: libc's */
+    kp_free(snap_jobs);
+    kp_free(snap_prom);
+    snap_jobs = jobs;
+    snap_njobs = jobs ? nj : 0;
+    snap_prom = prom.err ? NULL : prom.buf;
+    if (prom.err)
+        prom_buf_free(&prom);
+    pthread_mutex_unlock(&snap_mu);
+    for (int i = 0; i < last_nmeasured; i++)
+        jobs_progress_free(&last_measured[i].p);
+    kp_free(last_measured);
+    for (int i = 0; i < n; i++)
+        if (!ok[i])
+            memset(&m[i], 0, sizeof m[i]);
+    last_measured = m;
+    last_nmeasured = n;
+    m = NULL;
+out:
+    kp_free(m);
+    kp_free(prev);
+    kp_free(ok);
+    rd_kafka_conf_destroy(base);
+}
+
+char *job_host_status_json(const char *name, size_t *len)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&snap_mu);
+    for (int i = 0; i < snap_njobs; i++)
+        if (strcmp(snap_jobs[i].name, name) == 0 && snap_jobs[i].json &&
+            (out = kp_malloc(snap_jobs[i].len + 1))) {
+            memcpy(out, snap_jobs[i].json, snap_jobs[i].len + 1);
+            *len = snap_jobs[i].len;
+        }
+    pthread_mutex_unlock(&snap_mu);
+    return out;
+}
+
+void job_host_metrics(prom_buf_t *b)
+{
+    pthread_mutex_lock(&snap_mu);
+    if (snap_prom && *snap_prom) {
+        /* The samples are in family order: every progress line, then every lag line. */
+        const char *lag = strstr(snap_prom, "kappa_job_lag_records");
+        prom_family(b, "kappa_job_progress_ratio", "gauge",
+                    "Replay progress of a deployed job version: sum(current - start) / "
+                    "sum(end - start) over its input partitions");
+        prom_printf(b, "%.*s", (int)(lag ? lag - snap_prom : (long)strlen(snap_prom)),
+                    snap_prom);
+        prom_family(b, "kappa_job_lag_records", "gauge",
+                    "Records of a deployed job version's inputs not yet committed "
+                    "(high watermark - committed offset, summed over partitions)");
+        if (lag)
+            prom_printf(b, "%s", lag);
+    }
+    pthread_mutex_unlock(&snap_mu);
+}
+
 static void *supervise(void *arg)
 {
     job_host_t *h = arg;
@@ -362,6 +534,10 @@ static void *supervise(void *arg)
             break;
         int64_t now = kp_mono_ns() / 1000000;
         follow_registry(h, now);
+        if (h->reg.nversions && now >= h->progress_due_ms) {
+            measure_all(h);
+            h->progress_due_ms = now + HOST_PROGRESS_MS;
+        }
         for (int i = 0; i < h->njobs; i++) {
             hosted_t *j = &h->jobs[i];
             int status;

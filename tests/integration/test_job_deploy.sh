@@ -79,6 +79,42 @@ print(v["phase"], v["progress"], v["lag"], v["eta_sec"],
 if [ "$got" == "LIVE 1.0 0 0 nexmark/0:0-200000-200000 nexmark/1:0-200000-200000" ]; then
     pass "status --json: exact offsets when caught up"
 else fail "status --json: exact offsets when caught up" "$got"; fi
+# The same over HTTP and as Prometheus gauges (the server refreshes every 2 s).
+http_get() { $PY -c '
+import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://" + sys.argv[1], timeout=5); print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.read().decode())' "$1"; }
+got=
+for _ in $(seq 1 30); do
+    got=$(http_get "$HTTP/v1/jobs/q1" | $PY -c '
+import json, sys
+status = sys.stdin.readline().strip()
+d = json.loads(sys.stdin.read())
+v = d["versions"][0]
+print(status, d["name"], v["version"], v["phase"], v["progress"],
+      " ".join("%d:%d-%d-%d" % (p["partition"], p["start"], p["current"], p["end"]) for p in v["partitions"]))' 2>&1)
+    [ "$got" == "200 q1 1 LIVE 1.0 0:0-200000-200000 1:0-200000-200000" ] && break
+    sleep 0.2
+done
+if [ "$got" == "200 q1 1 LIVE 1.0 0:0-200000-200000 1:0-200000-200000" ]; then pass "GET /v1/jobs/q1: phase and exact offsets"
+else fail "GET /v1/jobs/q1: phase and exact offsets" "$got"; fi
+got=$(http_get "$HTTP/v1/jobs/nosuchjob" | head -n 1)
+if [ "$got" == 404 ]; then pass "GET /v1/jobs/UNKNOWN is 404"; else fail "GET /v1/jobs/UNKNOWN is 404" "$got"; fi
+got=$(http_get "$HTTP/metrics" | grep -E '^kappa_job_(progress_ratio|lag_records)\{job="q1",version="1"\}' | tr '\n' ' ')
+if [ "$got" == 'kappa_job_progress_ratio{job="q1",version="1"} 1 kappa_job_lag_records{job="q1",version="1"} 0 ' ]; then
+    pass "/metrics: kappa_job_progress_ratio and kappa_job_lag_records"
+else fail "/metrics: kappa_job_progress_ratio and kappa_job_lag_records" "$got"; fi
+if command -v promtool >/dev/null; then
+    if http_get "$HTTP/metrics" | tail -n +2 | promtool check metrics >/dev/null 2>&1; then pass "/metrics with job gauges passes promtool"
+    else fail "/metrics with job gauges passes promtool" "$(http_get "$HTTP/metrics" | tail -n +2 | promtool check metrics 2>&1 | head -3)"; fi
+fi
+# --watch on a pipe: plain lines, one per version and sample.
+got=$(timeout 3 ./build/kappa job status q1 --watch --interval-ms 500 -b "$BROKER" | head -n 2 | sed 's/records_per_sec=[0-9]*/records_per_sec=N/')
+if [ "$got" == "$(printf 'q1 v1 100.0%% LIVE lag=0 records_per_sec=N eta=0s\nq1 v1 100.0%% LIVE lag=0 records_per_sec=N eta=0s')" ]; then
+    pass "status --watch on a pipe: plain lines"
+else fail "status --watch on a pipe: plain lines" "$got"; fi
 # Human status: a row per partition and a total.
 got=$($K job status q1 -b "$BROKER" | awk '$2 == "(all)" {print $5, $10}')
 if [ "$got" == "100.0% LIVE" ]; then pass "status table total row"; else fail "status table total row" "$got"; fi
