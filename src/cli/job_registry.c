@@ -378,7 +378,7 @@ static int job_deploy(int argc, char **argv)
         if ((int64_t)len + 1024 > max) {
             cli_fail(&c, "plugin %s is %zu bytes; topic %s takes records up to %" PRId64
                          " bytes (max.message.bytes): raise it with `kappa topic alter-config "
-                         "%s max.message.bytes=N` (and the broker's message.max.bytes), or "
+                         "%s -c max.message.bytes=N` (and the broker's message.max.bytes), or "
                          "strip the plugin (strip --strip-unneeded)",
                      plugin, len, JOBS_TOPIC, max, JOBS_TOPIC);
             goto out;

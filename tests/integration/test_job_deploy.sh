@@ -22,6 +22,15 @@ for r in json.load(sys.stdin):
     if r["name"] == sys.argv[1] and r["version"] == int(sys.argv[2]):
         print(r[sys.argv[3]])' "$1" "$2" "$3"
 }
+# Wait (up to $4 s) until version $2 of job $1 is in phase $3.
+wait_phase_of() {
+    local i
+    for i in $(seq 1 $(($4 * 5))); do
+        [ "$(list_field "$1" "$2" phase)" == "$3" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
 # Wait (up to $3 s) until version $2 of q1 is in phase $1.
 wait_phase() {
     local i
@@ -100,7 +109,7 @@ print(status, d["name"], v["version"], v["phase"], v["progress"],
 done
 if [ "$got" == "200 q1 1 LIVE 1.0 0:0-200000-200000 1:0-200000-200000" ]; then pass "GET /v1/jobs/q1: phase and exact offsets"
 else fail "GET /v1/jobs/q1: phase and exact offsets" "$got"; fi
-got=$(http_get "$HTTP/v1/jobs/nosuchjob" | head -n 1)
+got=$(http_get "$HTTP/v1/jobs/nosuchjob" 2>/dev/null | head -n 1)
 if [ "$got" == 404 ]; then pass "GET /v1/jobs/UNKNOWN is 404"; else fail "GET /v1/jobs/UNKNOWN is 404" "$got"; fi
 got=$(http_get "$HTTP/metrics" | grep -E '^kappa_job_(progress_ratio|lag_records)\{job="q1",version="1"\}' | tr '\n' ' ')
 if [ "$got" == 'kappa_job_progress_ratio{job="q1",version="1"} 1 kappa_job_lag_records{job="q1",version="1"} 0 ' ]; then
@@ -239,6 +248,22 @@ out=$(./build/kappa job run x --version 1 --plugin $Q1 --from soon 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q "from is earliest, latest or @TIMESTAMP_MS" <<<"$out"; then pass "job run: bad --from is exit 2"
 else fail "job run: bad --from is exit 2" "rc=$rc $out"; fi
 $K job stop q1 3 -b "$BROKER" >/dev/null; $K job stop q1 4 -b "$BROKER" >/dev/null
+
+# ---- a plugin over the topic's record size limit ----------------------------------
+(cat examples/nexmark/q1.c; echo 'const char kp_big_blob[2000000] = {1};') >"$REF_STATE/big.c"
+cc -shared -fPIC -Iinclude -o "$REF_STATE/big.so" "$REF_STATE/big.c"
+out=$($K job deploy big --version 1 --plugin "$REF_STATE/big.so" --param in=n2 --param out=big -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "takes records up to 1048588 bytes (max.message.bytes): raise it with \`kappa topic alter-config __kappa_jobs -c max.message.bytes=N\`" <<<"$out" &&
+   [ -z "$(list_field big 1 state)" ]; then
+    pass "a plugin over max.message.bytes is refused with the way out"
+else fail "a plugin over max.message.bytes is refused with the way out" "rc=$rc $out"; fi
+$K topic alter-config __kappa_jobs -c max.message.bytes=4000000 -b "$BROKER" >/dev/null 2>&1
+out=$($K job deploy big --version 1 --plugin "$REF_STATE/big.so" --param in=n2 --param out=big -b "$BROKER" 2>&1); rc=$?
+if [ $rc -eq 0 ] && wait_phase_of big 1 LIVE 60 &&
+   [ "$($KC -C -t big.v1 -e -q -f '.\n' 2>/dev/null | wc -l)" == 276 ]; then
+    pass "after raising max.message.bytes the 2 MB plugin deploys and runs"
+else fail "after raising max.message.bytes the 2 MB plugin deploys and runs" "rc=$rc $out $(list_field big 1 phase)"; fi
+$K job stop big 1 -b "$BROKER" >/dev/null
 
 # Runners orphaned by the SIGKILL exit on their own within seconds (they
 # must not linger as stray group members).
