@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 trap 'cleanup_kappa; [ -n "${REF_PID:-}" ] && kill $REF_PID 2>/dev/null; rm -rf "${REF_STATE:-}"' EXIT
 start_kappa --set group.min.session.timeout.ms=1000 || { echo "FAIL: job deploy: server did not start"; exit 1; }
-K="timeout 60 ./build/kappa"
+K="timeout 60 $KAPPA"
 Q1=build/examples/nexmark/q1.so
 KC="timeout 60 kcat -b $BROKER -X isolation.level=read_committed"
 EVENTS=400000
@@ -73,7 +73,7 @@ else fail "list --json right after deploy: every field" "$got"; fi
 
 # The reference: the same plugin run by hand, unversioned, in its own group.
 REF_STATE=$(mktemp -d)
-./build/kappa job run refq1 --version 1 --plugin $Q1 --param out=ref-q1 -b "$BROKER" \
+"$KAPPA" job run refq1 --version 1 --plugin $Q1 --param out=ref-q1 -b "$BROKER" \
     --state-dir "$REF_STATE" >"$REF_STATE/log" 2>&1 &
 REF_PID=$!
 
@@ -120,7 +120,7 @@ if command -v promtool >/dev/null; then
     else fail "/metrics with job gauges passes promtool" "$(http_get "$HTTP/metrics" | tail -n +2 | promtool check metrics 2>&1 | head -3)"; fi
 fi
 # --watch on a pipe: plain lines, one per version and sample.
-got=$(timeout 3 ./build/kappa job status q1 --watch --interval-ms 500 -b "$BROKER" | head -n 2 | sed 's/records_per_sec=[0-9]*/records_per_sec=N/')
+got=$(timeout 3 "$KAPPA" job status q1 --watch --interval-ms 500 -b "$BROKER" | head -n 2 | sed 's/records_per_sec=[0-9]*/records_per_sec=N/')
 if [ "$got" == "$(printf 'q1 v1 100.0%% LIVE lag=0 records_per_sec=N eta=0s\nq1 v1 100.0%% LIVE lag=0 records_per_sec=N eta=0s')" ]; then
     pass "status --watch on a pipe: plain lines"
 else fail "status --watch on a pipe: plain lines" "$got"; fi
@@ -232,7 +232,7 @@ for v in json.load(sys.stdin)["versions"]:
 if [ "$got" == "100-300-200" ]; then pass "status of the @TS version: start 100, end 200 (fixed at deploy), current 300"
 else fail "status of the @TS version: start 100, end 200 (fixed at deploy), current 300" "$got"; fi
 # The runner's own --from, without a deploy: a fresh group starts at TS.
-timeout 20 ./build/kappa job run fromts --version 1 --plugin $Q1 --from @2500000 --param in=n2 \
+timeout 20 "$KAPPA" job run fromts --version 1 --plugin $Q1 --from @2500000 --param in=n2 \
     --param out=n2ts -b "$BROKER" --state-dir "$REF_STATE" >/dev/null 2>&1 &
 RUN_PID=$!
 for _ in $(seq 1 100); do
@@ -244,7 +244,7 @@ kill $RUN_PID 2>/dev/null; wait $RUN_PID 2>/dev/null
 n=$($KC -C -t n2ts -e -q -f '.\n' 2>/dev/null | wc -l)
 if [ "$n" == 92 ]; then pass "kappa job run --from @TS starts a new group at TS"
 else fail "kappa job run --from @TS starts a new group at TS" "$n records"; fi
-out=$(./build/kappa job run x --version 1 --plugin $Q1 --from soon 2>&1); rc=$?
+out=$("$KAPPA" job run x --version 1 --plugin $Q1 --from soon 2>&1); rc=$?
 if [ $rc -eq 2 ] && grep -q "from is earliest, latest or @TIMESTAMP_MS" <<<"$out"; then pass "job run: bad --from is exit 2"
 else fail "job run: bad --from is exit 2" "rc=$rc $out"; fi
 $K job stop q1 3 -b "$BROKER" >/dev/null; $K job stop q1 4 -b "$BROKER" >/dev/null
