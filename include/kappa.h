@@ -328,6 +328,16 @@ typedef struct kappa_run_opts {
      * STATE_DIR/views.db; "none": not here (a `kappa view sink` elsewhere
      * applies the view topics). */
     const char *views;
+    /* Where a source partition with no committed offset in the job's group
+     * starts: "earliest" (NULL: the default), "latest" (the high watermark
+     * when the task is assigned) or "@TS_MS" (the first record with a
+     * timestamp >= TS_MS, as ListOffsets by time finds it).  Tables and
+     * internal topics always start at the earliest offset. */
+    const char *from;
+    /* Nonzero: kappa_sink(..., "T") and the late topic write T.vVERSION,
+     * so versions of a job running side by side never mix their outputs
+     * (`kappa job deploy` runs versions this way). */
+    int versioned_outputs;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

@@ -8,10 +8,14 @@
  */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/job_registry.h"
+#include "stream/describe.h"
 
 #include "kappa.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -38,6 +42,9 @@ static void usage(FILE *f)
             "      --snapshot-interval-ms MS local state snapshots (default 30000, -1 off)\n"
             "      --session-timeout-ms MS   group session timeout (default 10000)\n"
             "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
+            "      --from earliest|latest|@TS_MS  where sources start without a committed\n"
+            "                                offset in the job's group (default earliest)\n"
+            "      --versioned-outputs       write sink topic T as T.vV (as deployed jobs do)\n"
             "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
             "      --views TARGET            where the job's views (kappa_view) are applied:\n"
             "                                sqlite:PATH or a PATH (default STATE_DIR/views.db),\n"
@@ -45,6 +52,21 @@ static void usage(FILE *f)
             "      --consumer-property K=V   a librdkafka property for the consumer; repeatable\n"
             "      --producer-property K=V   a librdkafka property for the task producers\n"
             "  -h, --help                    this help\n");
+}
+
+/* A hosted runner whose server died gets SIGTERM (PDEATHSIG) and tries to
+ * commit and leave its group -- through the broker that just died, which can
+ * block for minutes.  Nothing it could still commit matters (its open
+ * transactions abort), so it gets a few seconds and then exits. */
+static void *host_watchdog(void *arg)
+{
+    pid_t host = (pid_t)(intptr_t)arg;
+    while (getppid() == host)
+        usleep(200000);
+    sleep(5);
+    fprintf(stderr, "kappa job run: the hosting server is gone; exiting\n");
+    _exit(1);
+    return NULL;
 }
 
 static int job_run(int argc, char **argv)
@@ -70,6 +92,10 @@ static int job_run(int argc, char **argv)
             if (r < 0)
                 return 2;
             o.brokers = common.brokers;
+            continue;
+        }
+        if (strcmp(a, "--versioned-outputs") == 0) {
+            o.versioned_outputs = 1;
             continue;
         }
         if (a[0] == '-' && !val) {
@@ -98,6 +124,13 @@ static int job_run(int argc, char **argv)
                 cprops[ncprops++] = val;
             else
                 pprops[npprops++] = val;
+            i++;
+        } else if (strcmp(a, "--from") == 0) {
+            if (!stream_from_valid(val)) {
+                fprintf(stderr, "kappa job run: --from is earliest, latest or @TIMESTAMP_MS\n");
+                return 2;
+            }
+            o.from = val;
             i++;
         } else if (strcmp(a, "--http") == 0) {
             o.http = val;
@@ -192,6 +225,9 @@ static int job_run(int argc, char **argv)
             fprintf(stderr, "kappa job run: the hosting server is gone; not starting\n");
             return 1;
         }
+        pthread_t wd;
+        if (pthread_create(&wd, NULL, host_watchdog, (void *)(intptr_t)atol(host)) == 0)
+            pthread_detach(wd);
     }
     int rc = kappa_job_run(name, (int)version, define, &o);
     /* The plugin stays loaded: librdkafka threads may still be winding down
@@ -204,11 +240,16 @@ int cli_job(int argc, char **argv)
     if (argc < 1 || cli_is_help(argv[0])) {
         fprintf(argc < 1 ? stderr : stdout,
                 "usage: kappa job run NAME --version V --plugin FILE.so [-b BROKERS]\n"
-                "(see `kappa job run --help`)\n");
+                "       kappa job deploy NAME --version V --plugin FILE.so [--from ...]\n"
+                "       kappa job list | stop NAME V | start NAME V | status NAME [--watch]\n"
+                "(see `kappa job SUBCOMMAND --help`)\n");
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "run") == 0)
         return job_run(argc - 1, argv + 1);
-    fprintf(stderr, "kappa job: unknown subcommand '%s' (this build has: run)\n", argv[0]);
+    if (cli_job_registry_cmd(argv[0]))
+        return cli_job_registry(argc, argv);
+    fprintf(stderr, "kappa job: unknown subcommand '%s' (this build has: run, deploy, list, "
+                    "stop, start, status)\n", argv[0]);
     return 2;
 }

@@ -9,6 +9,7 @@
 #include "kafka/broker.h"
 #include "core/kp_error.h"
 #include "core/logging.h"
+#include "serve/http.h"
 #include "stream/host.h"
 
 #include <pthread.h>
@@ -34,6 +35,23 @@ static void on_signal(int sig)
         sem_post(&stop_sem);
     else
         broker_stop(&broker);
+}
+
+/* GET /v1/jobs/NAME: the job's versions and their progress (docs/jobs.md). */
+static void jobs_handler(const http_request_t *req, http_response_t *resp, void *ctx)
+{
+    (void)ctx;
+    const char *name = req->path + strlen("/v1/jobs/");
+    size_t len = 0;
+    char *body = *name && !strchr(name, '/') ? job_host_status_json(name, &len) : NULL;
+    if (!body) {
+        http_error(resp, 404, "no such job in the registry (see kappa job list); progress "
+                              "is refreshed every 2 s");
+        return;
+    }
+    resp->content_type = "application/json";
+    resp->body = body;
+    resp->len = len;
 }
 
 static void *stopper(void *arg)
@@ -119,7 +137,12 @@ int cli_server(int argc, char **argv)
     }
     pthread_t stop_th;
     bool stop_th_started = false;
-    if (cfg.jobs[0]) {
+    broker.metrics_extra = job_host_metrics;
+    if (broker.http && http_route(broker.http, "GET", "/v1/jobs/", jobs_handler, NULL) != 0)
+        KP_WARN("cannot serve GET /v1/jobs/ on the HTTP listener");
+    /* Always: besides kappa.jobs, the host runs what the job registry
+     * (__kappa_jobs) says, and that can change at any time. */
+    {
         char self[4096], brokers[600], state[4200];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         self[n > 0 ? n : 0] = '\0';
@@ -131,7 +154,7 @@ int cli_server(int argc, char **argv)
         sem_init(&stop_sem, 0, 0);
         if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, cfg.jobs_metrics_port, &host) != 0 ||
             pthread_create(&stop_th, NULL, stopper, NULL) != 0) {
-            KP_ERROR("cannot start the hosted jobs (kappa.jobs)");
+            KP_ERROR("cannot start the job host (kappa.jobs, __kappa_jobs)");
             job_host_stop(host);
             host = NULL;
             broker_shutdown(&broker);

@@ -112,6 +112,9 @@ struct broker {
     uint64_t requests, bytes_in, bytes_out;
     broker_metrics_t metrics;
     struct http_server *http;   /* kappa.http.listener; NULL when off */
+    /* More samples for GET /metrics from outside the broker (the job host's
+     * gauges); called on the loop thread; NULL: none. */
+    void (*metrics_extra)(struct prom_buf *b);
 };
 
 int broker_start(broker_t *b, const broker_config_t *cfg);

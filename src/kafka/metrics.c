@@ -234,6 +234,8 @@ static void metrics_handler(const http_request_t *req, http_response_t *resp, vo
     render_partitions(b, &o);
     render_groups(b, &o);
     render_process(&o);
+    if (b->metrics_extra)
+        b->metrics_extra(&o);
     if (o.err) {
         prom_buf_free(&o);
         http_error(resp, 500, "out of memory rendering metrics");

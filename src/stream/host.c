@@ -3,8 +3,18 @@
  *
  * One thread polls its children every 200 ms with waitpid(WNOHANG) and
  * starts the ones due; children are spawned with posix_spawn (no fork in a
- * multithreaded process).  Invariant: a job has at most one child at a time,
- * so its tasks are never run twice by the same host.
+ * multithreaded process).  Jobs come from two places: the static kappa.jobs
+ * list, and the job registry (__kappa_jobs, src/jobs/registry.h), which the
+ * same thread follows with a Kafka consumer against the server's own
+ * listener.  A registry version runs while its state is `running`, from its
+ * plugin materialized (and hash-checked) in STATE_DIR/plugins/SHA256.so,
+ * with --from and --versioned-outputs; when it becomes `stopped` its child
+ * gets SIGTERM (it commits and leaves its group).
+ *
+ * Invariants: (1) a job version has at most one child at a time, so its
+ * tasks are never run twice by the same host; (2) the set of registry
+ * versions running is a function of the registry's contents, so a restarted
+ * server resumes exactly the running versions (the log is the registry).
  */
 #include "stream/host.h"
 
@@ -12,8 +22,16 @@
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
 #include "core/logging.h"
+#include "io/file.h"
+#include "core/metrics.h"
+#include "jobs/progress.h"
+#include "jobs/registry.h"
+#include "jobs/sha256.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -26,7 +44,8 @@
 
 extern char **environ;
 
-#define HOST_MAX_JOBS 32
+#define HOST_MAX_JOBS 128
+#define HOST_STATIC_MAX 32
 
 typedef struct hosted {
     char name[128], version[24], plugin[4096];
@@ -34,6 +53,13 @@ typedef struct hosted {
     int64_t started_ms, due_ms; /* monotonic */
     int64_t backoff_ms;
     bool given_up;
+    /* Registry versions only: */
+    bool registry;
+    bool wanted;                /* its state is running */
+    int64_t term_ms;            /* when SIGTERM was sent to stop it; 0: not sent */
+    char from[32];
+    int nparams;
+    char (*params)[256];        /* owned */
 } hosted_t;
 
 struct job_host {
@@ -44,6 +70,11 @@ struct job_host {
     pthread_t th;
     pthread_mutex_t mu;
     bool stopping;
+    jobs_follower_t *follower;
+    jobs_registry_t reg;
+    uint64_t reg_seen;          /* reg.changes last reconciled */
+    int64_t follow_due_ms;      /* next attempt to (re)open the follower */
+    int64_t progress_due_ms;    /* next progress snapshot (measure_all) */
 };
 
 static int parse(const char *spec, hosted_t *jobs, int *n, char *why, size_t cap)
@@ -72,8 +103,8 @@ static int parse(const char *spec, hosted_t *jobs, int *n, char *why, size_t cap
             snprintf(why, cap, "kappa.jobs: bad name or version in '%s@%s'", item, at + 1);
             return KP_EINVAL;
         }
-        if (*n == HOST_MAX_JOBS) {
-            snprintf(why, cap, "kappa.jobs: at most %d jobs", HOST_MAX_JOBS);
+        if (*n == HOST_STATIC_MAX) {
+            snprintf(why, cap, "kappa.jobs: at most %d jobs", HOST_STATIC_MAX);
             return KP_EINVAL;
         }
         if (jobs) {
@@ -100,9 +131,26 @@ static void spawn(job_host_t *h, hosted_t *j, int64_t now)
 {
     char http[64];
     snprintf(http, sizeof http, "127.0.0.1:%d", h->metrics_port + (int)(j - h->jobs));
-    char *argv[] = {h->self, "job", "run", j->name, "--version", j->version, "--plugin",
-                    j->plugin, "-b", h->brokers, "--state-dir", h->state_dir,
-                    h->metrics_port ? "--http" : NULL, http, NULL};
+    char *argv[24 + 2 * JOBS_MAX_PARAMS];
+    int a = 0;
+    char *fixed[] = {h->self, "job", "run", j->name, "--version", j->version, "--plugin",
+                     j->plugin, "-b", h->brokers, "--state-dir", h->state_dir};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        argv[a++] = fixed[i];
+    if (j->registry) {
+        argv[a++] = "--from";
+        argv[a++] = j->from;
+        argv[a++] = "--versioned-outputs";
+        for (int i = 0; i < j->nparams; i++) {
+            argv[a++] = "--param";
+            argv[a++] = j->params[i];
+        }
+    }
+    if (h->metrics_port) {
+        argv[a++] = "--http";
+        argv[a++] = http;
+    }
+    argv[a] = NULL;
     /* The child learns who hosts it, to die with us (job.c: PDEATHSIG). */
     char hostvar[64];
     snprintf(hostvar, sizeof hostvar, "KAPPA_HOST_PID=%d", (int)getpid());
@@ -155,6 +203,326 @@ static void reap(hosted_t *j, int status, int64_t now)
     j->backoff_ms = j->backoff_ms * 2 > 30000 ? 30000 : j->backoff_ms * 2;
 }
 
+/* ---- the registry: follow __kappa_jobs, run what it says ------------------ */
+
+/* Write the plugin to STATE_DIR/plugins/SHA256.so unless a file with the
+ * right contents is there already.  Written to a temporary name and renamed,
+ * so a child never loads half a file. */
+static int materialize(job_host_t *h, const jobs_plugin_t *p, char *path, size_t cap)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/plugins", h->state_dir);
+    int rc = kp_file_mkdirs(dir, 0755);
+    if (rc)
+        return rc;
+    if ((size_t)snprintf(path, cap, "%.4000s/%s.so", dir, p->sha256) >= cap)
+        return KP_EINVAL;
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        uint8_t *b = kp_malloc(p->len + 1);
+        size_t n = b ? fread(b, 1, p->len + 1, f) : 0;
+        fclose(f);
+        char got[65] = "";
+        if (b && n == p->len)
+            sha256_hex(b, n, got);
+        kp_free(b);
+        if (strcmp(got, p->sha256) == 0)
+            return 0;
+        KP_WARN("plugin %s: the file does not match its hash; writing it again", path);
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (fd < 0)
+        return -errno;
+    size_t off = 0;
+    while (off < p->len) {
+        ssize_t w = write(fd, p->data + off, p->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = -errno;
+            close(fd);
+            unlink(tmp);
+            return rc ? rc : -EIO;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        rc = -errno;
+        unlink(tmp);
+        return rc;
+    }
+    return 0;
+}
+
+static hosted_t *find_registry_job(job_host_t *h, const char *name, int version)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%d", version);
+    for (int i = 0; i < h->njobs; i++)
+        if (h->jobs[i].registry && strcmp(h->jobs[i].name, name) == 0 &&
+            strcmp(h->jobs[i].version, v) == 0)
+            return &h->jobs[i];
+    return NULL;
+}
+
+/* Make the hosted set agree with the registry (invariant 2). */
+static void reconcile(job_host_t *h, int64_t now)
+{
+    for (int i = 0; i < h->njobs; i++)
+        if (h->jobs[i].registry)
+            h->jobs[i].wanted = false;
+    for (int i = 0; i < h->reg.nversions; i++) {
+        const jobs_version_t *v = h->reg.versions[i];
+        bool running = strcmp(v->state, "running") == 0;
+        hosted_t *j = find_registry_job(h, v->name, v->version);
+        if (!j && !running)
+            continue;
+        if (!j) {
+            const jobs_plugin_t *p = jobs_registry_plugin(&h->reg, v->plugin_sha256);
+            if (!p)
+                continue;       /* its plugin record has not arrived yet */
+            if (h->njobs == HOST_MAX_JOBS) {
+                KP_ERROR("job %s v%d: this server hosts at most %d jobs; not starting it",
+                         v->name, v->version, HOST_MAX_JOBS);
+                continue;
+            }
+            j = &h->jobs[h->njobs];
+            memset(j, 0, sizeof *j);
+            int rc = materialize(h, p, j->plugin, sizeof j->plugin);
+            if (rc) {
+                KP_ERROR("job %s v%d: cannot write its plugin to %s/plugins: %s", v->name,
+                         v->version, h->state_dir, kp_strerror(rc));
+                continue;
+            }
+            j->params = kp_calloc(JOBS_MAX_PARAMS, sizeof *j->params);
+            if (!j->params)
+                continue;
+            h->njobs++;
+            j->registry = true;
+            snprintf(j->name, sizeof j->name, "%s", v->name);
+            snprintf(j->version, sizeof j->version, "%d", v->version);
+            snprintf(j->from, sizeof j->from, "%s", v->from[0] ? v->from : "earliest");
+            j->nparams = v->nparams;
+            memcpy(j->params, v->params, (size_t)v->nparams * sizeof v->params[0]);
+            j->backoff_ms = 1000;
+            j->due_ms = now;
+            KP_INFO("job %s v%d: in the registry (plugin %s, from %s)", v->name, v->version,
+                    v->plugin_file, j->from);
+        }
+        if (running && !j->wanted && j->pid == 0 && j->given_up) {
+            /* `kappa job start` after a bad exit: try again, once more. */
+            j->given_up = false;
+            j->backoff_ms = 1000;
+            j->due_ms = now;
+        }
+        j->wanted = running;
+    }
+}
+
+static void follow_registry(job_host_t *h, int64_t now)
+{
+    if (!h->follower) {
+        if (now < h->follow_due_ms)
+            return;
+        char why[512], err[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", h->brokers, err, sizeof err) ||
+            rd_kafka_conf_set(conf, "client.id", "kappa-job-host", err, sizeof err) ||
+            rd_kafka_conf_set(conf, "log.connection.close", "false", err, sizeof err)) {
+            KP_ERROR("job registry: %s", err);
+            rd_kafka_conf_destroy(conf);
+            h->follow_due_ms = now + 5000;
+            return;
+        }
+        h->reg.keep_plugins = true;
+        if (!(h->follower = jobs_follower_new(conf, why, sizeof why))) {
+            KP_ERROR("job registry: %s", why);
+            h->follow_due_ms = now + 5000;
+            return;
+        }
+    }
+    bool caught_up;
+    int rc = jobs_follower_poll(h->follower, &h->reg, 0, &caught_up);
+    /* Before the first deploy there is no topic; the follower looks again
+     * every second on its own, so that is not worth a message. */
+    if (rc && rc != KP_ENOTFOUND && h->reg.changes)
+        KP_WARN("job registry: %s", kp_strerror(rc));
+    if (h->reg.changes != h->reg_seen) {
+        h->reg_seen = h->reg.changes;
+        reconcile(h, now);
+    }
+}
+
+/* ---- progress, for GET /v1/jobs/NAME and /metrics --------------------------
+ *
+ * Measured here, on the supervisor thread, every few seconds: the HTTP
+ * handlers run on the broker's loop thread, which must never wait on a Kafka
+ * request to itself.  They read the last snapshot under snap_mu.  The
+ * snapshot is process-wide and never freed, so a scrape during shutdown
+ * cannot touch a stopped host.
+ */
+
+#define HOST_PROGRESS_MS 2000
+
+typedef struct snap_job {
+    char name[JOBS_NAME_MAX];
+    char *json;                 /* kp_malloc'd */
+    size_t len;
+} snap_job_t;
+
+static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static snap_job_t *snap_jobs;
+static int snap_njobs;
+static char *snap_prom;         /* gauge samples (no HELP/TYPE lines) */
+
+typedef struct measured {
+    char name[JOBS_NAME_MAX];
+    int version;
+    jobs_progress_t p;
+} measured_t;
+
+static measured_t *last_measured;
+static int last_nmeasured;
+
+static const jobs_progress_t *last_of(const jobs_version_t *v)
+{
+    for (int i = 0; i < last_nmeasured; i++)
+        if (last_measured[i].version == v->version && strcmp(last_measured[i].name, v->name) == 0)
+            return &last_measured[i].p;
+    return NULL;
+}
+
+static void measure_all(job_host_t *h)
+{
+    int n = h->reg.nversions;
+    measured_t *m = kp_calloc(n ? (size_t)n : 1, sizeof *m);
+    const jobs_progress_t **prev = kp_calloc(n ? (size_t)n : 1, sizeof *prev);
+    bool *ok = kp_calloc(n ? (size_t)n : 1, sizeof *ok);
+    rd_kafka_conf_t *base = rd_kafka_conf_new();
+    char err[256], why[512];
+    if (!m || !prev || !ok ||
+        rd_kafka_conf_set(base, "bootstrap.servers", h->brokers, err, sizeof err) ||
+        rd_kafka_conf_set(base, "client.id", "kappa-job-host", err, sizeof err) ||
+        rd_kafka_conf_set(base, "log.connection.close", "false", err, sizeof err))
+        goto out;
+    for (int i = 0; i < n; i++) {
+        const jobs_version_t *v = h->reg.versions[i];
+        snprintf(m[i].name, sizeof m[i].name, "%s", v->name);
+        m[i].version = v->version;
+        ok[i] = jobs_progress_measure(base, v, 2000, &m[i].p, why, sizeof why) == 0;
+        prev[i] = last_of(v);
+    }
+    /* One JSON document per job name, and the gauges. */
+    snap_job_t *jobs = kp_calloc(n ? (size_t)n : 1, sizeof *jobs);
+    prom_buf_t prom = {0};
+    int nj = 0;
+    jobs_version_t **vs = kp_calloc(n ? (size_t)n : 1, sizeof *vs);
+    jobs_progress_t *ps = kp_calloc(n ? (size_t)n : 1, sizeof *ps);
+    const jobs_progress_t **pv = kp_calloc(n ? (size_t)n : 1, sizeof *pv);
+    for (int i = 0; jobs && vs && ps && pv && i < n; i++) {
+        const char *name = h->reg.versions[i]->name;
+        bool seen = false;
+        for (int k = 0; k < nj; k++)
+            seen |= strcmp(jobs[k].name, name) == 0;
+        if (seen)
+            continue;
+        int nv = 0;
+        for (int k = i; k < n; k++)
+            if (ok[k] && strcmp(h->reg.versions[k]->name, name) == 0) {
+                vs[nv] = h->reg.versions[k];
+                ps[nv] = m[k].p;
+                pv[nv++] = prev[k];
+            }
+        snap_job_t *j = &jobs[nj++];
+        snprintf(j->name, sizeof j->name, "%s", name);
+        FILE *f = open_memstream(&j->json, &j->len);
+        if (f) {
+            jobs_status_json(f, name, &h->reg, vs, ps, pv, nv, JOBS_CAUGHT_UP_LAG);
+            fclose(f);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m[i].version);
+        prom_sample(&prom, "kappa_job_progress_ratio", m[i].p.ratio, "job", m[i].name,
+                    "version", ver, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m[i].version);
+        prom_sample(&prom, "kappa_job_lag_records", (double)m[i].p.lag, "job", m[i].name,
+                    "version", ver, NULL);
+    }
+    kp_free(vs);
+    kp_free(ps);
+    kp_free(pv);
+    pthread_mutex_lock(&snap_mu);
+    for (int i = 0; i < snap_njobs; i++)
+        free(snap_jobs[i].json);        /* open_memstream's buffer: libc's */
+    kp_free(snap_jobs);
+    kp_free(snap_prom);
+    snap_jobs = jobs;
+    snap_njobs = jobs ? nj : 0;
+    snap_prom = prom.err ? NULL : prom.buf;
+    if (prom.err)
+        prom_buf_free(&prom);
+    pthread_mutex_unlock(&snap_mu);
+    for (int i = 0; i < last_nmeasured; i++)
+        jobs_progress_free(&last_measured[i].p);
+    kp_free(last_measured);
+    for (int i = 0; i < n; i++)
+        if (!ok[i])
+            memset(&m[i], 0, sizeof m[i]);
+    last_measured = m;
+    last_nmeasured = n;
+    m = NULL;
+out:
+    kp_free(m);
+    kp_free(prev);
+    kp_free(ok);
+    rd_kafka_conf_destroy(base);
+}
+
+char *job_host_status_json(const char *name, size_t *len)
+{
+    char *out = NULL;
+    pthread_mutex_lock(&snap_mu);
+    for (int i = 0; i < snap_njobs; i++)
+        if (strcmp(snap_jobs[i].name, name) == 0 && snap_jobs[i].json &&
+            (out = kp_malloc(snap_jobs[i].len + 1))) {
+            memcpy(out, snap_jobs[i].json, snap_jobs[i].len + 1);
+            *len = snap_jobs[i].len;
+        }
+    pthread_mutex_unlock(&snap_mu);
+    return out;
+}
+
+void job_host_metrics(prom_buf_t *b)
+{
+    pthread_mutex_lock(&snap_mu);
+    if (snap_prom && *snap_prom) {
+        /* The samples are in family order: every progress line, then every lag line. */
+        const char *lag = strstr(snap_prom, "kappa_job_lag_records");
+        prom_family(b, "kappa_job_progress_ratio", "gauge",
+                    "Replay progress of a deployed job version: sum(current - start) / "
+                    "sum(end - start) over its input partitions");
+        prom_printf(b, "%.*s", (int)(lag ? lag - snap_prom : (long)strlen(snap_prom)),
+                    snap_prom);
+        prom_family(b, "kappa_job_lag_records", "gauge",
+                    "Records of a deployed job version's inputs not yet committed "
+                    "(high watermark - committed offset, summed over partitions)");
+        if (lag)
+            prom_printf(b, "%s", lag);
+    }
+    pthread_mutex_unlock(&snap_mu);
+}
+
 static void *supervise(void *arg)
 {
     job_host_t *h = arg;
@@ -165,11 +533,34 @@ static void *supervise(void *arg)
         if (stopping)
             break;
         int64_t now = kp_mono_ns() / 1000000;
+        follow_registry(h, now);
+        if (h->reg.nversions && now >= h->progress_due_ms) {
+            measure_all(h);
+            h->progress_due_ms = now + HOST_PROGRESS_MS;
+        }
         for (int i = 0; i < h->njobs; i++) {
             hosted_t *j = &h->jobs[i];
             int status;
-            if (j->pid > 0 && waitpid(j->pid, &status, WNOHANG) == j->pid)
-                reap(j, status, now);
+            if (j->pid > 0 && waitpid(j->pid, &status, WNOHANG) == j->pid) {
+                if (j->registry && !j->wanted) {
+                    KP_INFO("job %s v%s: stopped (pid %d)", j->name, j->version, (int)j->pid);
+                    j->pid = 0;
+                    j->term_ms = 0;
+                } else {
+                    reap(j, status, now);
+                }
+            }
+            if (j->registry && !j->wanted) {
+                if (j->pid > 0 && j->term_ms == 0) {
+                    KP_INFO("job %s v%s: stopping (state stopped in the registry)", j->name,
+                            j->version);
+                    kill(j->pid, SIGTERM);
+                    j->term_ms = now;
+                } else if (j->pid > 0 && now - j->term_ms > 10000) {
+                    kill(j->pid, SIGKILL);
+                }
+                continue;
+            }
             if (j->pid == 0 && !j->given_up && now >= j->due_ms)
                 spawn(h, j, now);
         }
@@ -182,13 +573,11 @@ int job_host_start(const char *spec, const char *self, const char *brokers,
                    const char *state_dir, int metrics_port, job_host_t **out)
 {
     *out = NULL;
-    if (!spec || !*spec)
-        return 0;
     job_host_t *h = kp_calloc(1, sizeof *h);
     if (!h)
         return KP_ENOMEM;
     char why[512];
-    int rc = parse(spec, h->jobs, &h->njobs, why, sizeof why);
+    int rc = parse(spec ? spec : "", h->jobs, &h->njobs, why, sizeof why);
     if (rc) {
         KP_ERROR("%s", why);
         kp_free(h);
@@ -204,7 +593,8 @@ int job_host_start(const char *spec, const char *self, const char *brokers,
         kp_free(h);
         return KP_ENOMEM;
     }
-    KP_INFO("hosting %d job(s); state in %s", h->njobs, state_dir);
+    KP_INFO("hosting %d job(s) from kappa.jobs and the running versions in %s; state in %s",
+            h->njobs, JOBS_TOPIC, state_dir);
     *out = h;
     return 0;
 }
@@ -243,5 +633,9 @@ void job_host_stop(job_host_t *h)
         }
     }
     pthread_mutex_destroy(&h->mu);
+    jobs_follower_free(h->follower);
+    jobs_registry_free(&h->reg);
+    for (int i = 0; i < h->njobs; i++)
+        kp_free(h->jobs[i].params);
     kp_free(h);
 }

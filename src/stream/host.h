@@ -31,4 +31,17 @@ int job_host_start(const char *spec, const char *self, const char *brokers,
 /* Stop every job (SIGTERM, then SIGKILL after 10 s) and the supervisor. */
 void job_host_stop(job_host_t *h);
 
+/*
+ * The progress of registry jobs, as measured every 2 s by the supervisor
+ * (docs/jobs.md).  Safe from any thread, at any time (also before a host
+ * starts or after it stopped: the last snapshot, or nothing).
+ *
+ * job_host_status_json: GET /v1/jobs/NAME's body (kp_malloc'd, *len bytes),
+ * or NULL when NAME has no version.  job_host_metrics: appends the gauges
+ * kappa_job_progress_ratio and kappa_job_lag_records{job,version}.
+ */
+struct prom_buf;
+char *job_host_status_json(const char *name, size_t *len);
+void job_host_metrics(struct prom_buf *b);
+
 #endif

@@ -27,6 +27,7 @@
  */
 #include "stream/runtime.h"
 #include "stream/job_metrics.h"
+#include "stream/describe.h"
 #include "view/sink.h"
 
 #include "core/kp_clock.h"
@@ -1005,6 +1006,69 @@ static task_t *task_of_stage(runner_t *rn, const subtopo_t *st, int32_t partitio
     return NULL;
 }
 
+static bool is_source_topic(runner_t *rn, const char *topic)
+{
+    for (int s = 0; s < rn->job->nsubtopos; s++)
+        for (int i = 0; i < rn->job->subtopos[s].ninputs; i++)
+            if (rn->job->subtopos[s].inputs[i]->type == NODE_SOURCE &&
+                strcmp(rn->job->subtopos[s].inputs[i]->topic, topic) == 0)
+                return true;
+    return false;
+}
+
+/*
+ * --from latest|@TS: where source partitions without a committed offset in
+ * the job's group start.  auto.offset.reset stays "earliest" because it also
+ * governs the job's own repartition topics, which must be read from their
+ * start whatever the user asked for the sources; so the position is set
+ * here, on the assignment itself, for just the source partitions.
+ */
+static int start_positions(runner_t *rn, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+    const char *from = rn->opts.from;
+    if (!from || strcmp(from, "earliest") == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, c, 10000);
+    if (e) {
+        KP_ERROR("cannot read the committed offsets of group %s: %s", rn->job->prefix,
+                 rd_kafka_err2str(e));
+        rd_kafka_topic_partition_list_destroy(c);
+        return KP_EINVAL;
+    }
+    rd_kafka_topic_partition_list_t *by_time = rd_kafka_topic_partition_list_new(c->cnt);
+    int64_t ts = from[0] == '@' ? strtoll(from + 1, NULL, 10) : -1;
+    for (int i = 0; i < c->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &c->elems[i];
+        if (p->offset >= 0 || !is_source_topic(rn, p->topic))
+            continue;
+        if (ts < 0)
+            parts->elems[i].offset = RD_KAFKA_OFFSET_END;
+        else
+            rd_kafka_topic_partition_list_add(by_time, p->topic, p->partition)->offset = ts;
+    }
+    int rc = 0;
+    if (by_time->cnt) {
+        e = rd_kafka_offsets_for_times(rk, by_time, 10000);
+        if (e) {
+            KP_ERROR("cannot find the offsets for time %s: %s", from + 1, rd_kafka_err2str(e));
+            rc = KP_EINVAL;
+        }
+        for (int i = 0; i < by_time->cnt && !rc; i++) {
+            rd_kafka_topic_partition_t *p = &by_time->elems[i];
+            /* -1: no record that late yet, so start at the end. */
+            int64_t off = p->err == 0 && p->offset >= 0 ? p->offset : RD_KAFKA_OFFSET_END;
+            for (int j = 0; j < parts->cnt; j++)
+                if (parts->elems[j].partition == p->partition &&
+                    strcmp(parts->elems[j].topic, p->topic) == 0)
+                    parts->elems[j].offset = off;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(by_time);
+    rd_kafka_topic_partition_list_destroy(c);
+    return rc;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -1040,6 +1104,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rn->fatal = 1;
         kp_free(nrec);
         KP_INFO("assigned %d task(s)", rn->ntasks);
+        if (!rn->fatal && start_positions(rn, rk, parts) != 0)
+            rn->fatal = 1;
         rd_kafka_assign(rk, rn->fatal ? NULL : parts);
         if (!rn->fatal)
             rd_kafka_resume_partitions(rk, parts);  /* no pause survives a rebalance */
@@ -1301,6 +1367,25 @@ static int run_loop(runner_t *rn)
     return rn->fatal ? 1 : 0;
 }
 
+/* --versioned-outputs: sink topic T becomes T.vVERSION (and so does the late
+ * topic).  Done after planning, so the graph checks saw the user's names. */
+static int version_outputs(kappa_job_t *job)
+{
+    for (int i = 0; i <= job->nnodes; i++) {
+        char *topic = i < job->nnodes ? job->nodes[i]->topic : job->late_topic;
+        if ((i < job->nnodes && job->nodes[i]->type != NODE_SINK) || !topic[0])
+            continue;
+        char v[STREAM_TOPIC_MAX + 16];
+        int n = snprintf(v, sizeof v, "%s.v%d", topic, job->version);
+        if (n < 0 || n > STREAM_TOPIC_MAX || n > 249) {
+            job_fail(job, "output topic %s.v%d is too long", topic, job->version);
+            return KP_EINVAL;
+        }
+        memcpy(topic, v, (size_t)n + 1);
+    }
+    return 0;
+}
+
 int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
                   const kappa_run_opts_t *opts)
 {
@@ -1324,6 +1409,16 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
     rn.job = job;
     if (opts)
         rn.opts = *opts;
+    if (rn.opts.from && !stream_from_valid(rn.opts.from)) {
+        KP_ERROR("--from '%s': use earliest, latest or @TIMESTAMP_MS", rn.opts.from);
+        job_free(job);
+        return 2;
+    }
+    if (rn.opts.versioned_outputs && version_outputs(job) != 0) {
+        KP_ERROR("job %s: %s", job->prefix, job->error);
+        job_free(job);
+        return 2;
+    }
     if (!rn.opts.brokers)
         rn.opts.brokers = "127.0.0.1:9092";
     if (rn.opts.commit_interval_ms <= 0)

@@ -1,0 +1,76 @@
+/*
+ * progress.h -- how far a deployed job version is through its input
+ * (docs/jobs.md): per input partition the start and end offsets fixed at
+ * deploy time, the version's consumer group's committed offset (current)
+ * and the high watermark now; overall ratio sum(current-start) /
+ * sum(end-start); and the phase BACKFILLING -> CAUGHT_UP -> LIVE.
+ *
+ * Everything is read with the Kafka protocol: committed offsets of group
+ * NAME.vV and watermarks, so it works wherever the registry does.
+ */
+#ifndef KP_JOBS_PROGRESS_H
+#define KP_JOBS_PROGRESS_H
+
+#include "jobs/registry.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+
+#define JOBS_CAUGHT_UP_LAG 1000     /* records: the default CAUGHT_UP threshold */
+
+typedef struct jobs_part_progress {
+    char topic[256];
+    int32_t partition;
+    int64_t start_offset, end_offset;
+    int64_t current;            /* committed offset of the group; start if none yet */
+    bool committed;             /* the group has committed this partition */
+    int64_t high_watermark;     /* now; -1 when it could not be read */
+    int64_t lag;                /* high_watermark - current */
+} jobs_part_progress_t;
+
+typedef struct jobs_progress {
+    int nparts;
+    jobs_part_progress_t *parts;    /* owned; jobs_progress_free */
+    int64_t done, total;            /* sum(current - start) clamped to end; sum(end - start) */
+    int64_t lag;                    /* sum of lags */
+    double ratio;                   /* done / total; 1 when total is 0 */
+    bool past_end;                  /* every partition's current >= end */
+    int64_t sampled_ms;             /* monotonic time of the sample */
+} jobs_progress_t;
+
+/*
+ * Measure v's progress.  base: a client configuration (bootstrap servers,
+ * security), duplicated, never consumed.  Returns 0, or a negative error
+ * with *why set (broker unreachable, group offsets unreadable).
+ */
+int jobs_progress_measure(const rd_kafka_conf_t *base, const jobs_version_t *v,
+                          int timeout_ms, jobs_progress_t *out, char *why, size_t cap);
+void jobs_progress_free(jobs_progress_t *p);
+
+/*
+ * The phase of v: "STOPPED" when its state is stopped; "BACKFILLING" while
+ * some partition is before its end offset or the lag is at or over
+ * lag_threshold; else "LIVE" when promoted (for now: the only running
+ * version of its job), else "CAUGHT_UP".
+ */
+const char *jobs_phase(const jobs_version_t *v, const jobs_progress_t *p, int64_t lag_threshold,
+                       bool promoted);
+
+/* Records per second of the sum of current offsets between two samples of
+ * the same version (0 when unknown). */
+double jobs_progress_rate(const jobs_progress_t *before, const jobs_progress_t *after);
+
+/* Is v the only version of its job in state running? */
+bool jobs_only_running(const jobs_registry_t *r, const jobs_version_t *v);
+
+/*
+ * The status document of one job (`kappa job status --json`, GET
+ * /v1/jobs/NAME): {"name", "versions": [...]} for the n versions vs[i] of
+ * job `name` with progress ps[i] and the previous sample prev[i] (NULL: no
+ * rate yet).  r is the registry the versions are in (for the LIVE rule).
+ */
+void jobs_status_json(FILE *f, const char *name, const jobs_registry_t *r,
+                      jobs_version_t *const *vs, const jobs_progress_t *ps,
+                      const jobs_progress_t *const *prev, int n, int64_t lag_threshold);
+
+#endif

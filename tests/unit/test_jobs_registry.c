@@ -1,0 +1,178 @@
+/*
+ * test_jobs_registry.c -- the job registry's records (src/jobs/registry.c):
+ * SHA-256 against FIPS 180-4 vectors, a version record's JSON round trip
+ * (escapes, params, partitions), the fold of records (last value wins,
+ * tombstones, plugins checked against their hash), and malformed records.
+ */
+#include "core/kp_error.h"
+#include "core/kp_mem.h"
+#include "jobs/progress.h"
+#include "jobs/registry.h"
+#include "jobs/sha256.h"
+#include "test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+TEST(sha256_vectors)
+{
+    char hex[65];
+    sha256_hex("", 0, hex);
+    CHECK(strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0);
+    sha256_hex("abc", 3, hex);
+    CHECK(strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0);
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256_hex(two, strlen(two), hex);   /* 56 bytes: the padding takes a second block */
+    CHECK(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0);
+    static char million[1000000];
+    memset(million, 'a', sizeof million);
+    sha256_hex(million, sizeof million, hex);
+    CHECK(strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0") == 0);
+}
+
+static jobs_version_t *sample_version(void)
+{
+    jobs_version_t *v = kp_calloc(1, sizeof *v);
+    CHECK(v != NULL);
+    snprintf(v->name, sizeof v->name, "q1");
+    v->version = 7;
+    sha256_hex("plugin", 6, v->plugin_sha256);
+    v->plugin_size = 6;
+    snprintf(v->plugin_file, sizeof v->plugin_file, "we\"ird\\name\n.so");
+    snprintf(v->from, sizeof v->from, "@1500000");
+    snprintf(v->params[v->nparams++], sizeof v->params[0], "in=n2");
+    snprintf(v->params[v->nparams++], sizeof v->params[0], "expr=a=b");
+    snprintf(v->state, sizeof v->state, "running");
+    v->deployed_ms = 1767225600123;
+    snprintf(v->inputs[v->ninputs++], sizeof v->inputs[0], "n2");
+    snprintf(v->outputs[v->noutputs++], sizeof v->outputs[0], "n2q1");
+    snprintf(v->views[v->nviews++], sizeof v->views[0], "revenue");
+    v->parts = kp_calloc(2, sizeof *v->parts);
+    CHECK(v->parts != NULL);
+    v->nparts = 2;
+    for (int i = 0; i < 2; i++) {
+        snprintf(v->parts[i].topic, sizeof v->parts[i].topic, "n2");
+        v->parts[i].partition = i;
+        v->parts[i].start_offset = 100 + i;
+        v->parts[i].end_offset = 200 + i;
+    }
+    return v;
+}
+
+TEST(version_json_round_trip)
+{
+    jobs_version_t *v = sample_version(), back;
+    char *json;
+    size_t len;
+    CHECK_OK(jobs_version_json(v, &json, &len));
+    CHECK_EQ_INT(strlen(json), len);
+    CHECK_OK(jobs_version_parse(json, len, &back));
+    CHECK(strcmp(back.name, "q1") == 0);
+    CHECK_EQ_INT(back.version, 7);
+    CHECK(strcmp(back.plugin_sha256, v->plugin_sha256) == 0);
+    CHECK_EQ_INT(back.plugin_size, 6);
+    CHECK(strcmp(back.plugin_file, v->plugin_file) == 0);
+    CHECK(strcmp(back.from, "@1500000") == 0);
+    CHECK_EQ_INT(back.nparams, 2);
+    CHECK(strcmp(back.params[0], "in=n2") == 0);
+    CHECK(strcmp(back.params[1], "expr=a=b") == 0);
+    CHECK(strcmp(back.state, "running") == 0);
+    CHECK(back.deployed_ms == 1767225600123);
+    CHECK(back.ninputs == 1 && strcmp(back.inputs[0], "n2") == 0);
+    CHECK(back.noutputs == 1 && strcmp(back.outputs[0], "n2q1") == 0);
+    CHECK(back.nviews == 1 && strcmp(back.views[0], "revenue") == 0);
+    CHECK_EQ_INT(back.nparts, 2);
+    CHECK(back.parts[1].partition == 1 && back.parts[1].start_offset == 101 &&
+          back.parts[1].end_offset == 201 && strcmp(back.parts[1].topic, "n2") == 0);
+    jobs_version_free(&back);
+    kp_free(json);
+    jobs_version_free(v);
+    kp_free(v);
+}
+
+TEST(malformed_records)
+{
+    jobs_version_t v;
+    const char *bad[] = {"", "{", "[]", "{\"name\":\"q1\"}", "{\"name\":\"q1\",\"version\":1}",
+                         "{\"name\":\"q1\",\"version\":1,\"plugin\":{\"sha256\":\"ab\"}}",
+                         "{\"name\":\"q1\",\"version\":1,\"partitions\":[{]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(jobs_version_parse(bad[i], strlen(bad[i]), &v) == KP_ECORRUPT);
+    /* Deep nesting is refused, not recursed into without bound. */
+    char deep[200];
+    memset(deep, '[', sizeof deep);
+    CHECK(jobs_version_parse(deep, sizeof deep, &v) == KP_ECORRUPT);
+}
+
+static void apply_version(jobs_registry_t *r, const jobs_version_t *v)
+{
+    char key[200], *json;
+    size_t len;
+    jobs_version_key(v->name, v->version, key, sizeof key);
+    CHECK_OK(jobs_version_json(v, &json, &len));
+    CHECK_OK(jobs_registry_apply(r, key, strlen(key), json, len));
+    kp_free(json);
+}
+
+TEST(registry_fold)
+{
+    jobs_registry_t r = {0};
+    r.keep_plugins = true;
+    jobs_version_t *v = sample_version();
+    apply_version(&r, v);
+    snprintf(v->state, sizeof v->state, "stopped");
+    apply_version(&r, v);               /* last value wins */
+    v->version = 8;
+    apply_version(&r, v);
+    CHECK_EQ_INT(r.nversions, 2);
+    CHECK(strcmp(jobs_registry_find(&r, "q1", 7)->state, "stopped") == 0);
+    CHECK(jobs_registry_find(&r, "q1", 9) == NULL);
+    const char *k = "version/q1/7";
+    CHECK_OK(jobs_registry_apply(&r, k, strlen(k), NULL, 0));  /* tombstone */
+    CHECK_EQ_INT(r.nversions, 1);
+    CHECK(jobs_registry_find(&r, "q1", 7) == NULL);
+    CHECK(jobs_registry_find(&r, "q1", 8) != NULL);
+
+    /* Plugins: kept only when the bytes match the hash in the key. */
+    char key[80];
+    snprintf(key, sizeof key, "plugin/%s", v->plugin_sha256);
+    CHECK_OK(jobs_registry_apply(&r, key, strlen(key), "plugiN", 6));
+    CHECK(!jobs_registry_has_plugin(&r, v->plugin_sha256));
+    CHECK_OK(jobs_registry_apply(&r, key, strlen(key), "plugin", 6));
+    const jobs_plugin_t *p = jobs_registry_plugin(&r, v->plugin_sha256);
+    CHECK(p != NULL && p->len == 6 && memcmp(p->data, "plugin", 6) == 0);
+    /* Unknown keys are skipped (a newer writer). */
+    CHECK_OK(jobs_registry_apply(&r, "promoted/q1", 11, "{}", 2));
+    CHECK_EQ_INT(r.nversions, 1);
+    jobs_registry_free(&r);
+    jobs_version_free(v);
+    kp_free(v);
+}
+
+TEST(phases)
+{
+    jobs_version_t *v = sample_version();
+    jobs_progress_t p = {0};
+    p.past_end = false;
+    CHECK(strcmp(jobs_phase(v, &p, 1000, true), "BACKFILLING") == 0);
+    p.past_end = true;
+    p.lag = 1000;
+    CHECK(strcmp(jobs_phase(v, &p, 1000, true), "BACKFILLING") == 0);
+    p.lag = 999;
+    CHECK(strcmp(jobs_phase(v, &p, 1000, false), "CAUGHT_UP") == 0);
+    CHECK(strcmp(jobs_phase(v, &p, 1000, true), "LIVE") == 0);
+    snprintf(v->state, sizeof v->state, "stopped");
+    CHECK(strcmp(jobs_phase(v, &p, 1000, true), "STOPPED") == 0);
+    jobs_version_free(v);
+    kp_free(v);
+}
+
+int main(void)
+{
+    RUN(sha256_vectors);
+    RUN(version_json_round_trip);
+    RUN(malformed_records);
+    RUN(registry_fold);
+    RUN(phases);
+    return test_summary();
+}
