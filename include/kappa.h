@@ -338,6 +338,12 @@ typedef struct kappa_run_opts {
      * so versions of a job running side by side never mix their outputs
      * (`kappa job deploy` runs versions this way). */
     int versioned_outputs;
+    /* Nonzero: every record a task writes to a sink, view or repartition
+     * topic carries a kappa.src header naming the source record (topic,
+     * partition, offset) whose processing emitted it, which `kappa job
+     * diff` and promote rely on (docs/jobs.md, "Source tags").  Implied by
+     * versioned_outputs. */
+    int source_tags;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or
