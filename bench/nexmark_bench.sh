@@ -29,8 +29,11 @@
 #
 # Usage: bench/nexmark_bench.sh [--events N] [--rate R] [--queries "q1 q2 ..."]
 #                               [--quick] [--no-restore] [--perf QUERY]
+#                               [--source-tags]
 #   --perf Q   also record `perf record -g` of query Q's job process and
 #              print the top of `perf report`
+#   --source-tags  run the query jobs with source tags (a kappa.src header
+#              on every output record, as deployed versions do; docs/jobs.md)
 # Environment: BUILD (default build), BENCH_DIR (default /var/tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +46,7 @@ RATE=10000
 QUERIES="q1 q2 q3 q5 q7 q8 q11"
 RESTORE=1
 PERF=
+TAGS=()
 while [[ $# -gt 0 ]]; do
     case $1 in
     --events) EVENTS=$2; shift 2 ;;
@@ -51,6 +55,7 @@ while [[ $# -gt 0 ]]; do
     --quick) EVENTS=300000; shift ;;
     --no-restore) RESTORE=0; shift ;;
     --perf) PERF=$2; shift 2 ;;
+    --source-tags) TAGS=(--source-tags); shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "nexmark_bench: unknown argument $1 (try --help)" >&2; exit 2 ;;
     esac
@@ -106,7 +111,8 @@ for q in $QUERIES; do
     log=$data/$q.log
     c0=$(cpu_of "$kpid")
     t0=$(now)
-    run_job "$q" "$v" "$PWD/$BUILD/examples/nexmark/$q.so" "$log" --param out="nexmark-$q-v$v"
+    run_job "$q" "$v" "$PWD/$BUILD/examples/nexmark/$q.so" "$log" --param out="nexmark-$q-v$v" \
+        ${TAGS[@]+"${TAGS[@]}"}
     perf_pid=
     if [[ $q == "$PERF" ]] && command -v perf >/dev/null; then
         perf record -g -o "$data/perf-$q.data" -p "$jpid" >/dev/null 2>&1 &

@@ -91,7 +91,7 @@ static const char completion_bash[] =
     "            group) _kappa_complete_words \"list describe seek delete\" ;;\n"
     "            cluster) _kappa_complete_words \"info health\" ;;\n"
     "            log) _kappa_complete_words \"check\" ;;\n"
-    "            job) _kappa_complete_words \"run deploy list stop start status\" ;;\n"
+    "            job) _kappa_complete_words \"run deploy list stop start status diff\" ;;\n"
     "            nexmark) _kappa_complete_words \"gen\" ;;\n"
     "            bench) _kappa_complete_words \"produce consume\" ;;\n"
     "            completion) _kappa_complete_words \"bash\" ;;\n"

@@ -8,6 +8,7 @@
  */
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/job_diff.h"
 #include "cli/job_registry.h"
 #include "stream/describe.h"
 
@@ -249,14 +250,17 @@ int cli_job(int argc, char **argv)
                 "usage: kappa job run NAME --version V --plugin FILE.so [-b BROKERS]\n"
                 "       kappa job deploy NAME --version V --plugin FILE.so [--from ...]\n"
                 "       kappa job list | stop NAME V | start NAME V | status NAME [--watch]\n"
+                "       kappa job diff NAME V1 V2 [--samples N] [--json]\n"
                 "(see `kappa job SUBCOMMAND --help`)\n");
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "run") == 0)
         return job_run(argc - 1, argv + 1);
+    if (strcmp(argv[0], "diff") == 0)
+        return cli_job_diff(argc, argv);
     if (cli_job_registry_cmd(argv[0]))
         return cli_job_registry(argc, argv);
     fprintf(stderr, "kappa job: unknown subcommand '%s' (this build has: run, deploy, list, "
-                    "stop, start, status)\n", argv[0]);
+                    "stop, start, status, diff)\n", argv[0]);
     return 2;
 }
