@@ -342,14 +342,12 @@ static int consumed_to(diff_ctx_t *d, const char *group, rd_kafka_topic_partitio
         return rc;
     }
     rd_kafka_topic_partition_list_t *a = rd_kafka_topic_partition_list_new(c->cnt);
-    int pending = 0;
     for (int i = 0; i < c->cnt; i++)
-        if (c->elems[i].offset < ends[i]) {
+        if (c->elems[i].offset < ends[i])
             rd_kafka_topic_partition_list_add(a, c->elems[i].topic, c->elems[i].partition)
                 ->offset = c->elems[i].offset < 0 ? RD_KAFKA_OFFSET_BEGINNING : c->elems[i].offset;
-            pending++;
-        }
-    if (pending) {
+    if (a->cnt) {
+        bool behind = false;
         bool *done = kp_calloc((size_t)a->cnt, sizeof *done);
         int ndone = 0;
         rd_kafka_assign(d->reader, a);
@@ -370,13 +368,13 @@ static int consumed_to(diff_ctx_t *d, const char *group, rd_kafka_topic_partitio
                     done[i] = true;
                     ndone++;
                     if (m->offset < ends[k])
-                        pending = -1;       /* a record it has not taken yet */
+                        behind = true;      /* a record it has not taken yet */
                 }
             }
             rd_kafka_message_destroy(m);
         }
         rd_kafka_assign(d->reader, NULL);
-        *all = done && ndone == a->cnt && pending > 0;
+        *all = done && ndone == a->cnt && !behind;
         kp_free(done);
     } else {
         *all = true;
