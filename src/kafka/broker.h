@@ -112,6 +112,7 @@ struct broker {
     uint64_t requests, bytes_in, bytes_out;
     broker_metrics_t metrics;
     struct http_server *http;   /* kappa.http.listener; NULL when off */
+    struct views_api *views_api; /* the view query API on http */
 };
 
 int broker_start(broker_t *b, const broker_config_t *cfg);
