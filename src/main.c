@@ -25,6 +25,7 @@ static int usage(FILE *out)
             "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
             "  group list|describe|seek|delete  consumer groups, offsets and lag\n"
             "  cluster info|health  brokers, API versions, partition health\n"
+            "  view list|get|query|sink  read materialized views over HTTP; run a view sink\n"
             "  completion bash      a bash completion script: source <(kappa completion bash)\n"
             "  version              print the version\n"
             "  help                 this text\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return cli_group(argc - 2, argv + 2);
     if (strcmp(cmd, "cluster") == 0)
         return cli_cluster(argc - 2, argv + 2);
+    if (strcmp(cmd, "view") == 0)
+        return cli_view(argc - 2, argv + 2);
     if (strcmp(cmd, "completion") == 0)
         return cli_completion(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
