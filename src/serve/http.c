@@ -415,6 +415,9 @@ int http_start(loop_t *l, const char *listen_addr, http_server_t **out)
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            /* MHD clears a connection's pool between
+                             * requests: 16 KiB holds any header we take. */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                             MHD_OPTION_END);
     if (!s->d) {
         KP_ERROR("cannot start the HTTP server on %s", listen_addr);

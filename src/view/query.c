@@ -41,7 +41,7 @@
 
 /* Per-table statements a reader keeps prepared. */
 enum stmt_kind {
-    ST_GET, ST_COUNT, ST_CHANGES,
+    ST_GET, ST_GET_ALIAS, ST_COUNT, ST_CHANGES,
     ST_SCAN,                    /* + 1: lower bound exclusive; + 2: has an upper bound */
 };
 
@@ -57,6 +57,11 @@ struct query_reader {
     sqlite3_stmt *begin, *commit, *rollback, *alias, *version;
     cached_t cache[QUERY_STMT_CACHE];
     int cache_next;             /* round-robin victim */
+    struct {                    /* alias targets last seen, for lookups */
+        char view[QUERY_NAME_MAX + 1];
+        int version;
+    } alias_seen[8];
+    int alias_next;
     int64_t deadline_ms;        /* progress handler: stop after this */
     char deny[160];             /* why the authorizer refused */
     query_reader_t *next_free;
@@ -178,6 +183,8 @@ static int reader_ready(query_reader_t *r, char *err, size_t errcap)
         return -EIO;
     }
     sqlite3_busy_timeout(db, 2000);
+    /* Pages through a shared mapping rather than a pread per page miss. */
+    sqlite3_exec(db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     sqlite3_progress_handler(db, 1000, on_progress, r);
     r->db = db;
     if (sqlite3_prepare_v3(db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &r->begin, NULL) ||
@@ -317,6 +324,14 @@ static sqlite3_stmt *table_stmt(query_reader_t *r, const char *table, int kind, 
         snprintf(sql, sizeof sql,
                  "SELECT value, ts, CASE WHEN typeof(value) = 'text' THEN json_valid(value) "
                  "ELSE 0 END FROM \"%s\" WHERE key = ?1", table);
+        break;
+    case ST_GET_ALIAS:
+        /* The lookup and the alias check in one statement, hence one
+         * snapshot: if the alias moved, the caller resolves again. */
+        snprintf(sql, sizeof sql,
+                 "SELECT a.version, t.value, t.ts, CASE WHEN typeof(t.value) = 'text' THEN "
+                 "json_valid(t.value) ELSE 0 END FROM kappa_aliases a LEFT JOIN \"%s\" t "
+                 "ON t.key = ?1 WHERE a.view = ?2", table);
         break;
     case ST_COUNT:
         snprintf(sql, sizeof sql, "SELECT count(*) FROM \"%s\" WHERE value IS NOT NULL", table);
@@ -512,6 +527,80 @@ done:
 
 /* ---- point lookup and scan ---------------------------------------------- */
 
+static int alias_seen(query_reader_t *r, const char *name)
+{
+    for (int i = 0; i < 8; i++)
+        if (r->alias_seen[i].version && strcmp(r->alias_seen[i].view, name) == 0)
+            return r->alias_seen[i].version;
+    return 0;
+}
+
+static void alias_remember(query_reader_t *r, const char *name, int version)
+{
+    for (int i = 0; i < 8; i++)
+        if (strcmp(r->alias_seen[i].view, name) == 0) {
+            r->alias_seen[i].version = version;
+            return;
+        }
+    snprintf(r->alias_seen[r->alias_next].view, sizeof r->alias_seen[0].view, "%s", name);
+    r->alias_seen[r->alias_next].version = version;
+    r->alias_next = (r->alias_next + 1) % 8;
+}
+
+static int get_row(sqlite3_stmt *st, int col, const char *name, int version,
+                   const void *key, size_t key_len, jbuf_t *out, char *err, size_t errcap)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+        if (json_utf8_valid(key, key_len))
+            snprintf(err, errcap, "no key '%.200s' in view %s@v%d", (const char *)key, name,
+                     version);
+        else
+            snprintf(err, errcap, "no such key in view %s@v%d", name, version);
+        return KP_ENOTFOUND;
+    }
+    jbuf_puts(out, "{\"view\":");
+    jbuf_str(out, name, strlen(name));
+    jbuf_printf(out, ",\"version\":%d,\"key\":", version);
+    jbuf_str(out, key, key_len);
+    jbuf_puts(out, ",\"value\":");
+    put_value(out, st, col, col + 2);
+    jbuf_printf(out, ",\"ts\":%" PRId64 "}\n", col_i64(st, col + 1));
+    return out->err ? KP_ENOMEM : 0;
+}
+
+/*
+ * The fast path: one statement, no explicit transaction -- for "name@vN"
+ * a lookup in its table, for an alias a lookup joined with the alias row
+ * (invariant (3) holds because one statement reads one snapshot).
+ * Returns 1 when it cannot answer (unknown alias, moved alias, missing
+ * table): the caller then takes the slow path, which also explains errors.
+ */
+static int get_fast(query_reader_t *r, const char *name, int version, const void *key,
+                    size_t key_len, jbuf_t *out, char *err, size_t errcap)
+{
+    int v = version ? version : alias_seen(r, name);
+    if (!v)
+        return 1;
+    char table[QUERY_NAME_MAX + 16];
+    table_name(table, sizeof table, name, v);
+    sqlite3_stmt *st = table_stmt(r, table, version ? ST_GET : ST_GET_ALIAS, err, errcap);
+    if (!st)
+        return 1;
+    bind_key(st, 1, key, key_len);
+    if (!version)
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = 1, step = sqlite3_step(st);
+    if (step == SQLITE_ROW && version)
+        rc = get_row(st, 0, name, v, key, key_len, out, err, errcap);
+    else if (step == SQLITE_ROW && sqlite3_column_int(st, 0) == v)
+        rc = get_row(st, 1, name, v, key, key_len, out, err, errcap);
+    else if (step == SQLITE_DONE && version)
+        rc = 1;                 /* absent: the slow path words the 404 */
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
 int query_get(query_reader_t *r, const char *ref, const void *key, size_t key_len,
               jbuf_t *out, char *err, size_t errcap)
 {
@@ -519,10 +608,20 @@ int query_get(query_reader_t *r, const char *ref, const void *key, size_t key_le
     int version, rc = reader_ready(r, err, errcap);
     if (rc)
         return rc;
+    if (r->db && parse_ref(ref, name, &version) == 0) {
+        size_t mark = out->len;
+        rc = get_fast(r, name, version, key, key_len, out, err, errcap);
+        if (rc != 1)
+            return rc;
+        out->len = mark;
+        err[0] = '\0';
+    }
     if (r->db && (rc = tx_begin(r, err, errcap)) != 0)
         return rc;
     if ((rc = resolve(r, ref, name, &version, err, errcap)) != 0)
         goto done;
+    if (strchr(ref, '@') == NULL)
+        alias_remember(r, name, version);
     table_name(table, sizeof table, name, version);
     sqlite3_stmt *st = table_stmt(r, table, ST_GET, err, errcap);
     if (!st) {
@@ -531,16 +630,9 @@ int query_get(query_reader_t *r, const char *ref, const void *key, size_t key_le
     }
     bind_key(st, 1, key, key_len);
     int step = sqlite3_step(st);
-    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        jbuf_puts(out, "{\"view\":");
-        jbuf_str(out, name, strlen(name));
-        jbuf_printf(out, ",\"version\":%d,\"key\":", version);
-        jbuf_str(out, key, key_len);
-        jbuf_puts(out, ",\"value\":");
-        put_value(out, st, 0, 2);
-        jbuf_printf(out, ",\"ts\":%" PRId64 "}\n", col_i64(st, 1));
-        rc = out->err ? KP_ENOMEM : 0;
-    } else if (step == SQLITE_ROW || step == SQLITE_DONE) {
+    if (step == SQLITE_ROW) {
+        rc = get_row(st, 0, name, version, key, key_len, out, err, errcap);
+    } else if (step == SQLITE_DONE) {
         snprintf(err, errcap, "no key '%.200s' in view %s", (const char *)key, table);
         if (!json_utf8_valid(key, key_len))
             snprintf(err, errcap, "no such key in view %s", table);
