@@ -303,6 +303,7 @@ int broker_http_start(broker_t *b)
 
 void broker_http_stop(broker_t *b)
 {
+    views_api_shutdown(b->views_api);
     http_stop(b->http);
     b->http = NULL;
     /* After http_stop: no request or stream still holds a reader. */

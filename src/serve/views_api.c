@@ -156,9 +156,11 @@ static ssize_t changes_read(void *ctx, char *buf, size_t max)
         if (n > 0)
             break;
         /* Nothing new: watch for the client leaving (MHD does not while
-         * we hold its thread), then poll the store again. */
-        if (st->fd >= 0 && peer_gone(st->fd))
-            return -1;
+         * we hold its thread) or the server stopping, then poll the store
+         * again.  Either ends the stream as a normal end, not an error:
+         * neither is one worth a log line. */
+        if ((st->fd >= 0 && peer_gone(st->fd)) || query_stopping(st->api->q))
+            return 0;
         usleep(CHANGES_POLL_US);
     }
     return drain(st, buf, max);
@@ -323,6 +325,12 @@ int views_api_register(http_server_t *s, const char *db_path, int64_t query_time
     }
     *out = a;
     return 0;
+}
+
+void views_api_shutdown(views_api_t *a)
+{
+    if (a)
+        query_interrupt(a->q);
 }
 
 void views_api_free(views_api_t *a)

@@ -26,6 +26,9 @@ typedef struct views_api views_api_t;
 /* Register the routes on s, reading the view store at db_path. */
 int views_api_register(http_server_t *s, const char *db_path, int64_t query_timeout_ms,
                        views_api_t **out);
+/* Before http_stop: stop running queries and end streams, so stopping
+ * the server does not wait for them. */
+void views_api_shutdown(views_api_t *a);
 /* Free after http_stop (no request may still be running). */
 void views_api_free(views_api_t *a);
 

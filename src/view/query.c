@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct query_reader {
 struct query {
     char *path;
     int64_t timeout_ms;
+    atomic_bool stopping;       /* query_interrupt() */
     pthread_mutex_t mu;
     query_reader_t *free_list;
 };
@@ -163,7 +165,17 @@ void query_reader_put(query_reader_t *r)
 static int on_progress(void *ctx)
 {
     query_reader_t *r = ctx;
-    return r->deadline_ms && mono_ms() > r->deadline_ms;
+    return atomic_load(&r->q->stopping) || (r->deadline_ms && mono_ms() > r->deadline_ms);
+}
+
+void query_interrupt(query_t *q)
+{
+    atomic_store(&q->stopping, true);
+}
+
+bool query_stopping(const query_t *q)
+{
+    return atomic_load(&q->stopping);
 }
 
 /* Open the file if it exists now.  Returns 0 (r->db may stay NULL: no
@@ -879,7 +891,9 @@ static int sql_step(query_sql_t *s)
 
 static const char *sql_errmsg(query_sql_t *s, int rc, char *buf, size_t cap)
 {
-    if (rc == SQLITE_INTERRUPT)
+    if (rc == SQLITE_INTERRUPT && query_stopping(s->r->q))
+        snprintf(buf, cap, "query stopped: the server is shutting down");
+    else if (rc == SQLITE_INTERRUPT)
         snprintf(buf, cap, "query stopped: it ran longer than the %" PRId64 " ms limit "
                  "(kappa.views.query.timeout.ms)", s->r->q->timeout_ms);
     else

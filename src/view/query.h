@@ -26,6 +26,7 @@
 
 #include "core/json.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,6 +41,10 @@ int query_open(const char *db_path, int64_t timeout_ms, query_t **out);
 /* Every reader must have been put back. */
 void query_close(query_t *q);
 const char *query_db_path(const query_t *q);
+/* Shutdown: interrupt running statements (they fail as "stopped") and make
+ * query_stopping() true, so streams end.  Thread-safe. */
+void query_interrupt(query_t *q);
+bool query_stopping(const query_t *q);
 
 /* A reader for this thread's use (NULL: out of memory); put it back when
  * the request and any stream over it are done. */

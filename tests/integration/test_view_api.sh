@@ -256,3 +256,20 @@ if [ $rc = 3 ] && [[ $out == *"cannot reach kappa's HTTP API at 127.0.0.1:1"* ]]
 else
     fail "kappa view unreachable" "rc=$rc $((t1 - t0)) ms: $out"
 fi
+
+# -- stopping the server does not wait for streams or running queries ----------
+curl -sN "$U/v1/views/revenue/changes?from=now" >/dev/null 2>&1 &
+S1=$!
+curl -s -d '{"sql":"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"}' \
+    "$U/v1/query" >/dev/null 2>&1 &
+S2=$!
+sleep 0.3
+t0=$(date +%s%3N)
+stop_kappa TERM
+t1=$(date +%s%3N)
+wait $S1 $S2 2>/dev/null
+if [ $((t1 - t0)) -lt 3000 ] && ! grep -q "application error" "$KAPPA_DATA.log"; then
+    pass "SIGTERM with a change stream and a running query open: exits in $((t1 - t0)) ms"
+else
+    fail "stop with streams open" "$((t1 - t0)) ms; $(grep -c 'application error' "$KAPPA_DATA.log") error lines"
+fi
