@@ -21,11 +21,12 @@ static int usage(FILE *out)
             "                       manage, write and read topics on any Kafka broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
+            "  view sink VIEW --version V --to TARGET  apply a view to SQLite (or another store)\n"
+            "  view list|get|query  read materialized views through the HTTP query API\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
             "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
             "  group list|describe|seek|delete  consumer groups, offsets and lag\n"
             "  cluster info|health  brokers, API versions, partition health\n"
-            "  view list|get|query|sink  read materialized views over HTTP; run a view sink\n"
             "  completion bash      a bash completion script: source <(kappa completion bash)\n"
             "  version              print the version\n"
             "  help                 this text\n"
@@ -44,6 +45,11 @@ int main(int argc, char **argv)
         return cli_server(argc - 2, argv + 2);
     if (strcmp(cmd, "job") == 0)
         return cli_job(argc - 2, argv + 2);
+    if (strcmp(cmd, "view") == 0) {
+        if (argc >= 3 && strcmp(argv[2], "sink") == 0)
+            return cli_view_sink(argc - 3, argv + 3);
+        return cli_view(argc - 2, argv + 2);
+    }
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "nexmark") == 0)
@@ -56,8 +62,6 @@ int main(int argc, char **argv)
         return cli_group(argc - 2, argv + 2);
     if (strcmp(cmd, "cluster") == 0)
         return cli_cluster(argc - 2, argv + 2);
-    if (strcmp(cmd, "view") == 0)
-        return cli_view(argc - 2, argv + 2);
     if (strcmp(cmd, "completion") == 0)
         return cli_completion(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -39,6 +39,9 @@ static void usage(FILE *f)
             "      --session-timeout-ms MS   group session timeout (default 10000)\n"
             "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
             "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
+            "      --views TARGET            where the job's views (kappa_view) are applied:\n"
+            "                                sqlite:PATH or a PATH (default STATE_DIR/views.db),\n"
+            "                                or none (a `kappa view sink` elsewhere applies them)\n"
             "      --consumer-property K=V   a librdkafka property for the consumer; repeatable\n"
             "      --producer-property K=V   a librdkafka property for the task producers\n"
             "  -h, --help                    this help\n");
@@ -98,6 +101,14 @@ static int job_run(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--http") == 0) {
             o.http = val;
+            i++;
+        } else if (strcmp(a, "--views") == 0) {
+            if (!*val) {
+                fprintf(stderr, "kappa job run: --views takes a target (sqlite:PATH, a path, "
+                                "or none)\n");
+                return 2;
+            }
+            o.views = val;
             i++;
         } else if (strcmp(a, "--plugin") == 0) {
             plugin = val;

@@ -36,7 +36,7 @@ static const char *subsystem(const char *file)
     static const struct { const char *dir, *name; } map[] = {
         {"/kafka/", "broker"}, {"/serve/", "http"}, {"/log/", "log"},
         {"/io/", "io"},        {"/core/", "core"},  {"/cli/", "cli"},
-        {"/stream/", "stream"},
+        {"/stream/", "stream"}, {"/view/", "view"},
     };
     char path[256];
     snprintf(path, sizeof path, "/%s", file ? file : "");

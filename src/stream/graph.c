@@ -305,6 +305,32 @@ int kappa_sink(kappa_stream_t *in, const char *topic, const kappa_sink_opts_t *o
     return 0;
 }
 
+int kappa_view(kappa_stream_t *in, const char *view, const kappa_sink_opts_t *opts)
+{
+    if (!in)
+        return -1;
+    if (!view_name_valid(view)) {
+        job_fail(in->job, "view name '%s' must be [A-Za-z_][A-Za-z0-9_]{0,%d}",
+                 view ? view : "(null)", VIEW_NAME_MAX - 1);
+        return -1;
+    }
+    for (int i = 0; i < in->job->nnodes; i++)
+        if (strcmp(in->job->nodes[i]->view, view) == 0) {
+            job_fail(in->job, "view '%s' is maintained twice in this job", view);
+            return -1;
+        }
+    kappa_stream_t *n = add_node(in->job, in, NODE_SINK, view);
+    if (!n)
+        return -1;
+    view_topic(n->topic, sizeof n->topic, view, in->job->version);
+    snprintf(n->view, sizeof n->view, "%s", view);
+    if (opts) {
+        n->fn = opts->encode;
+        n->arg = opts->arg;
+    }
+    return 0;
+}
+
 const char *kappa_job_param(kappa_job_t *job, const char *key, const char *dflt)
 {
     size_t kl = strlen(key);
@@ -493,7 +519,7 @@ int job_plan(kappa_job_t *job)
         return KP_EINVAL;
     }
     if (!any_sink) {
-        job_fail(job, "the job writes nothing: add a kappa_sink()");
+        job_fail(job, "the job writes nothing: add a kappa_sink() or kappa_view()");
         return KP_EINVAL;
     }
     /* Create stages in dependency order: a stage is ready when every

@@ -27,6 +27,7 @@
  */
 #include "stream/runtime.h"
 #include "stream/job_metrics.h"
+#include "view/sink.h"
 
 #include "core/kp_clock.h"
 #include "core/kp_endian.h"
@@ -72,6 +73,7 @@ struct runner {
     int64_t last_publish_ms;
     bool disk_state;                    /* --state-store disk */
     int64_t commit_ns, commit_end_ns;   /* time in commit rounds; in commit_transaction */
+    view_sink_t *views;                 /* applies the job's views (--views), or NULL */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -392,13 +394,65 @@ static int setup_topics(runner_t *rn, rd_kafka_t *rk)
     }
     for (int i = 0; i < job->nnodes; i++) {
         kappa_stream_t *n = job->nodes[i];
+        /* A view's backing topic is compacted: it is the view's full
+         * history by key, which a new sink can replay from the start. */
         if (n->type == NODE_SINK &&
-            (rc = ensure_topic(rn, rk, n->topic, job->subtopos[n->subtopo].partitions, false)))
+            (rc = ensure_topic(rn, rk, n->topic, job->subtopos[n->subtopo].partitions,
+                               n->view[0] != '\0')))
             return rc;
     }
     if (job->late_topic[0] &&
         (rc = ensure_topic(rn, rk, job->late_topic, job->subtopos[0].partitions, false)))
         return rc;
+    return 0;
+}
+
+/* ---- views ---------------------------------------------------------------- */
+
+/* Start the sink that applies this job's views to opts.views (default
+ * STATE_DIR/views.db), in its own consumer group JOB.vV.views.  The job's
+ * transactions and the sink's store transactions are independent: the sink
+ * reads only committed changes and stores its offsets with the rows, so a
+ * crash of the runner loses nothing either side. */
+static int start_views(runner_t *rn)
+{
+    kappa_job_t *job = rn->job;
+    view_sink_view_t views[STREAM_MAX_NODES];
+    int nviews = 0;
+    for (int i = 0; i < job->nnodes; i++)
+        if (job->nodes[i]->type == NODE_SINK && job->nodes[i]->view[0])
+            views[nviews++] = (view_sink_view_t){job->nodes[i]->view, job->version, job->name};
+    if (nviews == 0 || (rn->opts.views && strcmp(rn->opts.views, "none") == 0))
+        return 0;
+    char target[4200], group[STREAM_TOPIC_MAX + 16], session[64];
+    if (rn->opts.views)
+        snprintf(target, sizeof target, "%s", rn->opts.views);
+    else
+        snprintf(target, sizeof target, "%s/views.db",
+                 rn->opts.state_dir ? rn->opts.state_dir : "kappa-state");
+    snprintf(group, sizeof group, "%s.views", job->prefix);
+    snprintf(session, sizeof session, "session.timeout.ms=%d", rn->opts.session_timeout_ms);
+    const char *props[66];
+    int np = 0;
+    props[np++] = session;
+    for (const char *const *p = rn->opts.consumer_props; p && *p && np < 65; p++)
+        props[np++] = *p;
+    props[np] = NULL;
+    view_sink_opts_t o = {
+        .brokers = rn->opts.brokers,
+        .group = group,
+        .target = target,
+        .views = views,
+        .nviews = nviews,
+        .consumer_props = props,
+    };
+    int rc = view_sink_start(&o, &rn->views);
+    if (rc) {
+        KP_ERROR("job %s: cannot start the view sink into %s: %s", job->prefix, target,
+                 kp_strerror(rc));
+        return rc;
+    }
+    KP_INFO("job %s: %d view(s) applied to %s", job->prefix, nviews, target);
     return 0;
 }
 
@@ -1318,6 +1372,8 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
         goto out;
     KP_INFO("job %s: %d stage(s), commit interval %" PRId64 " ms, state in %s", job->prefix,
             job->nsubtopos, rn.opts.commit_interval_ms, rn.state_dir);
+    if (start_views(&rn) != 0)
+        goto out;
     if (subscribe(&rn) != 0)
         goto out;
     rn.last_commit_ms = rn.last_report_ms = kp_mono_ns() / 1000000;
@@ -1335,6 +1391,9 @@ out:
         rd_kafka_queue_destroy(rn.queue);
         rd_kafka_destroy(rn.consumer);
     }
+    /* After the tasks' last commit, so the sink can still apply it. */
+    if (rn.views && view_sink_stop(rn.views) != 0 && status == 0)
+        status = 1;
     if (rn.restorer) {
         rd_kafka_consumer_close(rn.restorer);
         rd_kafka_destroy(rn.restorer);

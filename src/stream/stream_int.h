@@ -14,6 +14,7 @@
 
 #include "kappa.h"
 #include "stream/store.h"
+#include "view/view.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +58,8 @@ struct kappa_stream {
     int nchildren;
     int subtopo;
     char topic[STREAM_TOPIC_MAX + 1];   /* source, repartition or sink topic */
+    /* kappa_view: a NODE_SINK writing the view's (compacted) backing topic */
+    char view[VIEW_NAME_MAX + 1];
     /* source */
     kappa_source_opts_t src;
     char time_field[STREAM_NAME_MAX];

@@ -44,6 +44,13 @@ typedef struct view_backend_ops {
     int (*commit)(view_backend_t *b, const int64_t *hwm, int32_t nparts);
     void (*rollback)(view_backend_t *b);
     void (*close)(view_backend_t *b);
+    /* Optional, last so existing initializers stay valid (NULL: the
+     * backend's next offsets only move with applied changes): between begin
+     * and commit, the consumer's position on a partition moved to
+     * next_offset past offsets with no change (transaction markers, skipped
+     * records); store it with the batch, never lowering the stored offset,
+     * so a caught-up view's next offset equals the topic's end. */
+    int (*advance)(view_backend_t *b, int32_t partition, int64_t next_offset);
 } view_backend_ops_t;
 
 struct view_backend {
@@ -57,6 +64,8 @@ struct view_backend {
  *   clickhouse://HOST:PORT[/DB]           (the HTTP interface, default DB default)
  */
 int view_backend_open(const char *target, view_backend_t **out);
+/* The SQLite backend (view/sink_sqlite.c) over view/store.h. */
+int view_backend_open_sqlite(const char *path, view_backend_t **out);
 
 /* One view version a sink maintains. */
 typedef struct view_sink_view {

@@ -73,6 +73,11 @@ int view_store_offsets(view_store_t *s, const char *view, int version, const cha
  * overlap during a rebalance still apply each change exactly once. */
 int view_store_begin(view_store_t *s, const char *view, int version, const char *topic);
 int view_store_apply(view_store_t *s, const view_change_t *c);
+/* The consumer's position on `partition` moved to next_offset past offsets
+ * that carry no change (transaction markers, skipped null-key records):
+ * store it with the batch, so next_offset reaches the topic's end.  Never
+ * lowers the stored offset. */
+int view_store_advance(view_store_t *s, int32_t partition, int64_t next_offset);
 /* hwm[p]: the partition's end offset as last seen (-1 unknown), for lag. */
 int view_store_commit(view_store_t *s, const int64_t *hwm, int32_t nparts);
 void view_store_rollback(view_store_t *s);

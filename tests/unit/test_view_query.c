@@ -8,6 +8,7 @@
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
 #include "view/query.h"
+#include "view/store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -240,11 +241,85 @@ TEST(no_store_yet)
     test_rmtree(test_tmpdir("viewq"));
 }
 
+static void apply(view_store_t *st, const char *key, const char *value, int64_t offset)
+{
+    view_change_t c = {.key = key, .key_len = strlen(key), .value = value,
+                       .value_len = value ? strlen(value) : 0, .ts = 5000 + offset,
+                       .partition = 0, .offset = offset};
+    CHECK_OK(view_store_apply(st, &c));
+}
+
+/* What the real writer (view/store.c) commits is what the reader serves. */
+TEST(with_the_store_writer)
+{
+    snprintf(dbpath, sizeof dbpath, "%s/w.db", test_tmpdir("viewq"));
+    view_store_t *st;
+    CHECK_OK(view_store_open(dbpath, &st));
+    CHECK_OK(view_store_ensure(st, "rev", 1, "job", "__kappa_view.rev.v1"));
+    CHECK_OK(view_store_begin(st, "rev", 1, "__kappa_view.rev.v1"));
+    apply(st, "eu", "{\"total\":5}", 0);
+    apply(st, "us", "{\"total\":7}", 1);
+    apply(st, "eu", "{\"total\":9}", 2);
+    int64_t hwm = 10;
+    CHECK_OK(view_store_commit(st, &hwm, 1));
+
+    query_t *q;
+    CHECK_OK(query_open(dbpath, 1000, &q));
+    query_reader_t *r = query_reader_get(q);
+    jbuf_t b = {0};
+    char err[256];
+    CHECK_OK(query_get(r, "rev", "eu", 2, &b, err, sizeof err));
+    CHECK(strcmp(b.buf, "{\"view\":\"rev\",\"version\":1,\"key\":\"eu\",\"value\":{\"total\":9},"
+                        "\"ts\":5002}\n") == 0);
+    query_changes_t *c;
+    CHECK_OK(query_changes_open(r, "rev", -1, &c, err, sizeof err));
+    jbuf_reset(&b);
+    CHECK_EQ_INT(query_changes_next(c, &b, 10), 0);
+
+    /* Version 2 and an alias switch, committed while the reader is open. */
+    CHECK_OK(view_store_begin(st, "rev", 1, "__kappa_view.rev.v1"));
+    apply(st, "us", NULL, 3);
+    CHECK_OK(view_store_commit(st, &hwm, 1));
+    CHECK_OK(view_store_ensure(st, "rev", 2, "job", "__kappa_view.rev.v2"));
+    CHECK_OK(view_store_begin(st, "rev", 2, "__kappa_view.rev.v2"));
+    apply(st, "eu", "{\"total\":90}", 0);
+    CHECK_OK(view_store_commit(st, &hwm, 1));
+
+    CHECK_EQ_INT(query_changes_next(c, &b, 10), 1);
+    CHECK(strcmp(b.buf, "{\"seq\":4,\"key\":\"us\",\"value\":null,\"ts\":5003}\n") == 0);
+    query_changes_close(c);
+    jbuf_reset(&b);
+    CHECK_OK(query_get(r, "rev", "eu", 2, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"version\":1,") && strstr(b.buf, "{\"total\":9}"));
+    CHECK_OK(view_store_set_alias(st, "rev", 2));
+    jbuf_reset(&b);
+    CHECK_OK(query_get(r, "rev", "eu", 2, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"version\":2,") && strstr(b.buf, "{\"total\":90}"));
+    jbuf_reset(&b);
+    CHECK_OK(query_views(r, 6000, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "{\"view\":\"rev\",\"alias\":2,\"versions\":[{\"version\":1,"));
+    CHECK(strstr(b.buf, "\"rows\":1,\"lag\":6,\"freshness_ms\":997,\"last_ts\":5003,"));
+    query_sql_t *s;
+    jbuf_reset(&b);
+    const char *sql = "SELECT key, json_extract(value, '$.total') FROM rev";
+    CHECK_OK(query_sql_start(r, sql, strlen(sql), &s, &b, err, sizeof err));
+    while (query_sql_next(s, &b, 1 << 16) == 1)
+        ;
+    query_sql_end(s);
+    CHECK(strstr(b.buf, "\"rows\":[[\"eu\",90]]}"));
+    jbuf_free(&b);
+    query_reader_put(r);
+    query_close(q);
+    view_store_close(st);
+    test_rmtree(test_tmpdir("viewq"));
+}
+
 int main(void)
 {
     RUN(json_parse_and_write);
     RUN(lookup_scan_list);
     RUN(changes_and_sql);
     RUN(no_store_yet);
+    RUN(with_the_store_writer);
     return test_summary();
 }
