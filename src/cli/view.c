@@ -83,6 +83,8 @@ static int call(const cli_common_t *c, const char *path, const char *post, reply
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "kappa-cli");
+    /* Talk to the server directly, whatever http_proxy says. */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
     if (post) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -90,13 +92,18 @@ static int call(const cli_common_t *c, const char *path, const char *post, reply
     }
     CURLcode rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     if (rc == CURLE_OK && !r->body.err)
         return 0;
     jbuf_free(&r->body);
+    if (rc == CURLE_OPERATION_TIMEDOUT && connect_us > 0)
+        return cli_fail(c, "no complete answer from %s within %d ms (--timeout MS)", c->http,
+                        c->timeout_ms);
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-        (rc == CURLE_OPERATION_TIMEDOUT && r->status == 0) || rc == CURLE_URL_MALFORMAT) {
+        rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_URL_MALFORMAT) {
         fprintf(stderr, "%s: cannot reach kappa's HTTP API at %s (%s): is `kappa server` "
                         "running? Use --http HOST:PORT.\n", c->prog, c->http,
                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -113,7 +120,11 @@ static int answer(const cli_common_t *c, reply_t *r, json_t **out)
     json_t *j = json_parse(r->body.buf ? r->body.buf : "", r->body.len, err, sizeof err);
     if (r->status != 200) {
         const json_t *e = json_get(j, "error");
-        int rc = cli_fail(c, "%s", e && e->type == JSON_STR ? e->s : "the server refused");
+        int rc = e && e->type == JSON_STR
+                     ? cli_fail(c, "%s", e->s)
+                     : cli_fail(c, "HTTP %ld from %s, not an answer of kappa's query API "
+                                   "(is --http the server's kappa.http.listener?)",
+                                r->status, c->http);
         json_free(j);
         return rc;
     }

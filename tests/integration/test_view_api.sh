@@ -248,6 +248,9 @@ check "kappa view query: a write is refused, exit 1" "1 kappa view query: only r
 $K view get revenue >/dev/null 2>&1; check "kappa view get without KEY: exit 2" 2 $?
 $K view frob >/dev/null 2>&1; check "kappa view with an unknown subcommand: exit 2" 2 $?
 $K view list --bogus >/dev/null 2>&1; check "kappa view list --bogus: exit 2" 2 $?
+out=$($K view query "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c" --timeout 300 2>&1); rc=$?
+check "kappa view query past --timeout: exit 1 (the server answered the connection)" \
+    "1 kappa view query: no complete answer from $HTTP within 300 ms (--timeout MS)" "$rc $out"
 t0=$(date +%s%3N)
 out=$($K view list --http 127.0.0.1:1 2>&1); rc=$?
 t1=$(date +%s%3N)
