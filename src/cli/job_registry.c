@@ -352,6 +352,8 @@ static int job_deploy(int argc, char **argv)
         snprintf(v->inputs[v->ninputs++], sizeof v->inputs[0], "%s", d->inputs[i]);
     for (int i = 0; i < d->noutputs; i++)
         snprintf(v->outputs[v->noutputs++], sizeof v->outputs[0], "%s", d->outputs[i]);
+    for (int i = 0; i < d->nviews && i < JOBS_MAX_LIST; i++)
+        snprintf(v->views[v->nviews++], sizeof v->views[0], "%s", d->views[i]);
 
     if ((status = load_registry(&c, &reg, &admin)) != 0)
         goto out;
@@ -400,6 +402,8 @@ static int job_deploy(int argc, char **argv)
            name, v->version, v->nparts, total, from);
     for (int i = 0; i < v->noutputs; i++)
         printf("%s %s.v%d", i ? "," : "; outputs", v->outputs[i], v->version);
+    for (int i = 0; i < v->nviews; i++)
+        printf("%s %s@v%d", i ? "," : "; views", v->views[i], v->version);
     printf("\n");
     status = 0;
 out:
@@ -491,6 +495,11 @@ static int job_list(int argc, char **argv)
         for (int k = 0; k < v->noutputs; k++) {
             size_t n = strlen(outs);
             snprintf(outs + n, sizeof outs - n, "%s%s.v%d", k ? "," : "", v->outputs[k],
+                     v->version);
+        }
+        for (int k = 0; k < v->nviews; k++) {
+            size_t n = strlen(outs);
+            snprintf(outs + n, sizeof outs - n, "%s%s@v%d", n ? "," : "", v->views[k],
                      v->version);
         }
         out_row(t, v->name, ver, v->state, phase, pct, lag, v->from, v->plugin_file, outs);

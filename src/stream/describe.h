@@ -23,6 +23,10 @@ typedef struct stream_desc {
      * versioned topic is NAME.vVERSION). */
     char outputs[STREAM_DESC_MAX][256];
     int noutputs;
+    /* Views (kappa_view): their names; each version writes VIEW@vVERSION
+     * through its own backing topic, so they are not in outputs. */
+    char views[STREAM_DESC_MAX][256];
+    int nviews;
 } stream_desc_t;
 
 /*
