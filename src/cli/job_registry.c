@@ -352,7 +352,7 @@ static int job_deploy(int argc, char **argv)
         snprintf(v->inputs[v->ninputs++], sizeof v->inputs[0], "%s", d->inputs[i]);
     for (int i = 0; i < d->noutputs; i++)
         snprintf(v->outputs[v->noutputs++], sizeof v->outputs[0], "%s", d->outputs[i]);
-    for (int i = 0; i < d->nviews; i++)
+    for (int i = 0; i < d->nviews && i < JOBS_MAX_LIST; i++)
         snprintf(v->views[v->nviews++], sizeof v->views[0], "%s", d->views[i]);
 
     if ((status = load_registry(&c, &reg, &admin)) != 0)
@@ -495,6 +495,11 @@ static int job_list(int argc, char **argv)
         for (int k = 0; k < v->noutputs; k++) {
             size_t n = strlen(outs);
             snprintf(outs + n, sizeof outs - n, "%s%s.v%d", k ? "," : "", v->outputs[k],
+                     v->version);
+        }
+        for (int k = 0; k < v->nviews; k++) {
+            size_t n = strlen(outs);
+            snprintf(outs + n, sizeof outs - n, "%s%s@v%d", n ? "," : "", v->views[k],
                      v->version);
         }
         out_row(t, v->name, ver, v->state, phase, pct, lag, v->from, v->plugin_file, outs);

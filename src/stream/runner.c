@@ -1392,7 +1392,8 @@ static int run_loop(runner_t *rn)
 }
 
 /* --versioned-outputs: sink topic T becomes T.vVERSION (and so does the late
- * topic).  Done after planning, so the graph checks saw the user's names. */
+ * topic).  Done after planning, so the graph checks saw the user's names.
+ * Views are versioned by their own naming (__kappa_view.VIEW.vVERSION). */
 static int version_outputs(kappa_job_t *job)
 {
     for (int i = 0; i <= job->nnodes; i++) {
