@@ -5,7 +5,8 @@
 # 0); exclude_refunds=true as v3 reports exactly the changed keys -- the
 # windows holding a refund, computed independently in Python from the orders
 # before the diff's cut -- for the view and for the topic (exit 1); the same
-# while orders are still being produced; a version whose output has a record
+# while orders are still being produced; a two-stage job (auction_revenue)
+# diffs identical; a version whose output has a record
 # without a source tag is refused; unknown job/version 1, usage 2, no broker 3.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
@@ -139,6 +140,30 @@ else fail "live diff v1 v3: exact changed keys" "live=$live cut=$s13 rc=$rc13 $(
 if [ "$s12" -gt $N ] && [ $rc12 -eq 0 ] && [[ "$c3" == ok*identical=True ]] && [[ "$c4" == ok*identical=True ]]; then
     pass "live diff v1 v2 (cut at $s12): identical"
 else fail "live diff v1 v2: identical" "cut=$s12 rc=$rc12 $(cat "$T/l12.err") view: $c3 topic: $c4"; fi
+
+# ---- a multi-stage job (kappa_key_by): diff waits for the downstream stage -------------
+# examples/nexmark/auction_revenue.c: bids re-keyed by auction, revenue per auction per
+# 10 s window on close.  Quiescent input: once both versions have consumed everything,
+# every output lies before the cut and the versions must agree on every key.
+$K nexmark gen --events 100000 --rate 1000 --partitions 2 -b "$BROKER" >/dev/null 2>&1
+AR=build/examples/nexmark/auction_revenue.so
+$K job deploy ar --version 1 --plugin $AR -b "$BROKER" >/dev/null 2>&1
+$K job deploy ar --version 2 --plugin $AR -b "$BROKER" >/dev/null 2>&1
+count() { timeout 30 kcat -b "$BROKER" -C -t "$1" -e -q -X isolation.level=read_committed -f '%k\n' 2>/dev/null | wc -l; }
+prev=
+for _ in $(seq 1 120); do
+    cur="$(count nexmark-revenue.v1) $(count nexmark-revenue.v2)"
+    [ "$cur" == "$prev" ] && [ "${cur% *}" -gt 0 ] && [ "${cur% *}" == "${cur#* }" ] && break
+    prev=$cur
+    sleep 1
+done
+keys=$(timeout 30 kcat -b "$BROKER" -C -t nexmark-revenue.v1 -e -q -X isolation.level=read_committed -f '%k\n' 2>/dev/null | sort -u | wc -l)
+$K job diff ar 1 2 --json -b "$BROKER" >"$T/ar.json" 2>"$T/ar.err"; rc=$?
+got=$($PY -c 'import json,sys; o=json.load(open(sys.argv[1]))["outputs"][0]; print(o["name"], o["equal"], o["changed"], o["only_v1"], o["only_v2"])' "$T/ar.json" 2>&1)
+if [ $rc -eq 0 ] && [ "$got" == "nexmark-revenue $keys 0 0 0" ] && [ "$keys" -gt 1000 ] &&
+   grep -q '"cut":"nexmark:0=50000,nexmark:1=50000"' "$T/ar.json"; then
+    pass "multi-stage job: diff v1 v2 identical on every key ($keys auctions)"
+else fail "multi-stage job: diff v1 v2 identical on every key" "rc=$rc got=$got keys=$keys counts=$cur $(cat "$T/ar.err")"; fi
 
 # ---- a version whose output has a record without a tag ---------------------------------
 echo 'p1|1700000040000:{"untagged":true}' | timeout 30 kcat -P -b "$BROKER" -t rev-rows.v2 -K '|' 2>/dev/null

@@ -70,7 +70,6 @@ static int32_t repart_partitions = 4;
 int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_record_t *r,
                    int64_t wm_report)
 {
-    (void)t;
     produce_calls++;
     char k[600], v[600], line[1400];
     if (wm_report != STREAM_WM_NONE) {
@@ -83,8 +82,12 @@ int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_
     } else {
         esc(k, sizeof k, r->key, r->key_len);
         esc(v, sizeof v, r->value, r->value_len);
-        snprintf(line, sizeof line, "%s p=%d key=%s val=%s ts=%" PRId64, topic, (int)partition, k,
-                 v, r->timestamp);
+        int n = snprintf(line, sizeof line, "%s p=%d key=%s val=%s ts=%" PRId64, topic,
+                         (int)partition, k, v, r->timestamp);
+        /* The source tag the runner would put in the kappa.src header. */
+        if (t->source_tags && t->tag.topic && n > 0 && (size_t)n < sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, " src=%.*s:%d@%" PRId64,
+                     (int)t->tag.topic_len, t->tag.topic, (int)t->tag.partition, t->tag.offset);
     }
     capture_t *c = cap_cur;
     if (c->n == c->cap) {
@@ -1159,6 +1162,87 @@ static void quiet(enum kp_log_level level, const char *line, void *ctx)
     (void)level; (void)line; (void)ctx;
 }
 
+/* ---- source tags ----------------------------------------------------------- */
+
+TEST(source_tags_follow_the_taken_record)
+{
+    /* A single stage: a window closed by a record carries that record's tag. */
+    kappa_agg_opts_t o = tally_opts(KAPPA_WINDOW_TUMBLING, 10, 0, 0, 0, KAPPA_EMIT_ON_CLOSE);
+    kappa_job_t *job = agg_job(&o, 0);
+    task_t t, b;
+    start(&t, job, 0, 2);
+    t.source_tags = true;
+    next_offset = 40;
+    FEED(&t, "a", "1", 3);
+    FEED(&t, "b", "2", 5);
+    EXPECT_NONE();
+    FEED(&t, "c", "4", 12);             /* offset 42 closes [0,10) */
+    EXPECT("out p=-1 key=a val=a[0,10)=1/1 ts=9 src=in:2@42",
+           "out p=-1 key=b val=b[0,10)=1/2 ts=9 src=in:2@42");
+    /* The tag is state: a restored task has it before taking anything. */
+    CHECK_OK(task_prepare_commit(&t));
+    restore_into(&b, &t, job, 0, 0);
+    CHECK(b.tag.topic == job->nodes[0]->topic);
+    CHECK(b.tag.topic_len == 2 && b.tag.partition == 2 && b.tag.offset == 42);
+    task_free(&t);
+    task_free(&b);
+    job_free(job);
+    /* Without source tags nothing is tagged and no tag entry is stored. */
+    job = agg_job(&o, 0);
+    start(&t, job, 0, 0);
+    FEED(&t, "a", "1", 3);
+    FEED(&t, "a", "1", 13);
+    EXPECT("out p=-1 key=a val=a[0,10)=1/1 ts=9");
+    CHECK_OK(task_prepare_commit(&t));
+    size_t vlen;
+    CHECK(store_get(t.state, "\xff" "s", 2, &vlen) == NULL);
+    task_free(&t);
+    job_free(job);
+}
+
+TEST(source_tags_cross_repartition_topics)
+{
+    kappa_job_t *job = new_job();
+    kappa_stream_t *s = kappa_source(job, "in", NULL);
+    kappa_stream_t *r = kappa_key_by(s, "rk", key_prefix, NULL);
+    kappa_agg_opts_t o = tally_opts(KAPPA_WINDOW_TUMBLING, 10, 0, 0, 0, KAPPA_EMIT_ON_CLOSE);
+    CHECK_OK(kappa_sink(kappa_aggregate(r, "agg", &o), "out", NULL));
+    plan(job);
+    /* Upstream: the repartition record is tagged, the watermark report not. */
+    task_t u, d;
+    start(&u, job, 0, 1);
+    u.source_tags = true;
+    next_offset = 7;
+    FEED(&u, "k", "v", 100);
+    CHECK(cap_cur->n == 1 && strstr(cap_cur->lines[0], "-repartition ") &&
+          strstr(cap_cur->lines[0], " src=in:1@7"));
+    cap_clear(cap_cur);
+    CHECK_OK(task_prepare_commit(&u));
+    CHECK(cap_cur->n == 4);
+    for (int i = 0; i < cap_cur->n; i++)
+        CHECK(strstr(cap_cur->lines[i], "wm=100") && !strstr(cap_cur->lines[i], "src="));
+    cap_clear(cap_cur);
+    /* Downstream: the tag comes from the record's header, not its position. */
+    start(&d, job, 1, 0);
+    CHECK_OK(task_set_upstreams(&d, 1));
+    d.source_tags = true;
+    CHECK(task_source_topic(&d, "in", 2) == s->topic);
+    CHECK(task_source_topic(&d, "inx", 3) == NULL);
+    CHECK(task_source_topic(&d, r->topic, strlen(r->topic)) == NULL);   /* the repartition topic */
+    cut_tag_t tag = {task_source_topic(&d, "in", 2), 2, 3, 77};
+    kappa_record_t rec = {"a", 1, "5", 1, 4};
+    CHECK_OK(task_offer_tagged(&d, 0, &rec, next_offset++, &tag));
+    EXPECT_NONE();
+    up_wm(&d, 0, 20);                   /* a report closes it: the last record's tag */
+    EXPECT("out p=-1 key=a val=a[0,10)=1/5 ts=9 src=in:3@77");
+    FEED(&d, "b", "1", 25);             /* an untagged repartition record */
+    up_wm(&d, 0, 40);
+    EXPECT("out p=-1 key=b val=b[20,30)=1/1 ts=29");
+    task_free(&u);
+    task_free(&d);
+    job_free(job);
+}
+
 int main(void)
 {
     /* Failing operators log errors by design; keep the output to results. */
@@ -1184,6 +1268,8 @@ int main(void)
     RUN(restore_is_deterministic_repartition_stage);
     RUN(session_on_close_order_same_after_restore);
     RUN(late_event_counted_once_for_all_aggregates);
+    RUN(source_tags_follow_the_taken_record);
+    RUN(source_tags_cross_repartition_topics);
     cap_free(&cap_default);
     return test_summary();
 }
