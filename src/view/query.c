@@ -1204,6 +1204,10 @@ static bool put_sql_row(query_sql_t *s, jbuf_t *out)
         if (i)
             jbuf_puts(out, ",");
         size_t raw = (size_t)sqlite3_column_bytes(s->st, i);
+        /* A BLOB that is not UTF-8 is escaped, up to 6 bytes per byte. */
+        if (raw && sqlite3_column_type(s->st, i) == SQLITE_BLOB &&
+            !json_utf8_valid(sqlite3_column_blob(s->st, i), raw))
+            raw *= 6;
         if (out->len - mark + raw > QUERY_ROW_MAX)
             goto too_big;
         put_sql_cell(out, s->st, i);
