@@ -294,6 +294,9 @@ static int cmd_get(cli_common_t *c, int argc, char **argv)
     out_table_t *t = out_table_new(5, "VIEW", "VERSION", "KEY", "VALUE", "TS");
     char *v = cell(json_get(j, "view")), *ver = cell(json_get(j, "version"));
     char *k = cell(json_get(j, "key")), *val = cell(json_get(j, "value"));
+    const json_t *kb = json_get(j, "key_b64");
+    if (!k && kb && kb->type == JSON_STR && (k = kp_malloc(kb->len + 8)) != NULL)
+        snprintf(k, kb->len + 8, "base64:%s", kb->s);     /* a key that is not UTF-8 */
     char *ts = cell(json_get(j, "ts"));
     out_row(t, v, ver, k, val, ts);
     kp_free(v), kp_free(ver), kp_free(k), kp_free(val), kp_free(ts);

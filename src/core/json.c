@@ -144,6 +144,61 @@ void jbuf_str(jbuf_t *b, const void *p, size_t n)
     jbuf_put(b, "\"", 1);
 }
 
+static const char b64_digits[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void jbuf_b64(jbuf_t *b, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    if (!jbuf_grow(b, (n + 2) / 3 * 4 + 1))
+        return;
+    char *o = b->buf + b->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = b64_digits[v >> 18];
+        *o++ = b64_digits[(v >> 12) & 63];
+        *o++ = b64_digits[(v >> 6) & 63];
+        *o++ = b64_digits[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        *o++ = b64_digits[v >> 18];
+        *o++ = b64_digits[(v >> 12) & 63];
+        *o++ = i + 1 < n ? b64_digits[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    b->len = (size_t)(o - b->buf);
+    b->buf[b->len] = '\0';
+}
+
+long json_b64_decode(const char *s, size_t n, void *out)
+{
+    unsigned char *o = out;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t i = 0;
+    for (; i < n && s[i] != '='; i++) {
+        const char *d = s[i] ? strchr(b64_digits, s[i]) : NULL;
+        if (!d)
+            return -1;
+        acc = acc << 6 | (uint32_t)(d - b64_digits);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            *o++ = (unsigned char)(acc >> bits);
+        }
+    }
+    /* Only padding may follow, and only as much as the length needs. */
+    size_t pad = n - i;
+    if (pad > 2 || (pad && (i + pad) % 4) || bits >= 6)
+        return -1;
+    for (; i < n; i++)
+        if (s[i] != '=')
+            return -1;
+    return (long)(o - (unsigned char *)out);
+}
+
 char *jbuf_take(jbuf_t *b, size_t *len)
 {
     char *p = b->err ? NULL : b->buf;

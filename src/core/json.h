@@ -37,6 +37,14 @@ char *jbuf_take(jbuf_t *b, size_t *len);
 void jbuf_reset(jbuf_t *b);     /* len = 0, keep the memory */
 void jbuf_free(jbuf_t *b);
 
+/* Base64 (RFC 4648, with padding) of n bytes, appended without quotes:
+ * how the query API spells keys that are not UTF-8 text. */
+void jbuf_b64(jbuf_t *b, const void *p, size_t n);
+/* Decode n characters of base64 (padding optional) into out, which holds
+ * at least n * 3 / 4 + 3 bytes; returns the decoded length or -1 if s is
+ * not base64. */
+long json_b64_decode(const char *s, size_t n, void *out);
+
 /* Is [p, p+n) valid UTF-8 (no overlongs, surrogates or > U+10FFFF)? */
 bool json_utf8_valid(const void *p, size_t n);
 

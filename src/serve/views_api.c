@@ -232,8 +232,26 @@ static void view_handler(const http_request_t *req, http_response_t *resp, void 
     const char *key_arg = http_query_arg(req, "key");
     if (!key && key_arg)
         key = key_arg;
+    /* ?key_b64=: a key as the API spells one that is not UTF-8 (it may
+     * hold NUL bytes, which neither the path nor ?key= can carry). */
+    const char *key_b64 = key ? NULL : http_query_arg(req, "key_b64");
+    char *key_buf = NULL;
+    size_t key_len = key ? strlen(key) : 0;
+    if (key_b64) {
+        size_t n = strlen(key_b64);
+        long l = (key_buf = kp_malloc(n + 4)) ? json_b64_decode(key_b64, n, key_buf) : -2;
+        if (l < 0) {
+            kp_free(key_buf);
+            http_error(resp, l == -2 ? 500 : 400, l == -2 ? "out of memory"
+                                                          : "key_b64 must be base64");
+            return;
+        }
+        key = key_buf;
+        key_len = (size_t)l;
+    }
     query_reader_t *r = query_reader_get(a->q);
     if (!r) {
+        kp_free(key_buf);
         http_error(resp, 500, "out of memory");
         return;
     }
@@ -241,7 +259,8 @@ static void view_handler(const http_request_t *req, http_response_t *resp, void 
     char err[512] = "";
     int rc;
     if (key) {
-        rc = query_get(r, ref, key, strlen(key), &b, err, sizeof err);
+        rc = query_get(r, ref, key, key_len, &b, err, sizeof err);
+        kp_free(key_buf);
     } else {
         const char *limit_s = http_query_arg(req, "limit");
         int64_t limit = QUERY_SCAN_LIMIT_DEFAULT;

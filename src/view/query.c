@@ -17,7 +17,26 @@
  *      from a request are bound, never spliced in.
  *  (5) User SQL runs with the authorizer installed only while it is
  *      prepared (the authorizer is consulted at prepare time) and with the
- *      progress handler only while it steps.
+ *      progress handler only while it steps.  The authorizer admits only
+ *      the built-in functions on an allowlist, so nothing a SQLite build
+ *      adds (fts3_tokenizer, load_extension, ...) is reachable.
+ *  (6) A streamed SQL answer holds a read snapshot, which keeps the writer's
+ *      WAL from being checkpointed.  Its time limit is wall clock from the
+ *      request to the end of the answer, time spent waiting on the client
+ *      included, and a reaper thread resets a statement past its deadline
+ *      even while its stream waits on a slow client: no client can pin a
+ *      snapshot for longer than the limit (plus one reaper tick).
+ *  (7) Memory per answer is bounded: a value is at most QUERY_VALUE_MAX
+ *      bytes (SQLITE_LIMIT_LENGTH on every reader, so even one function
+ *      call cannot build a larger one) and a row's JSON at most
+ *      QUERY_ROW_MAX bytes.
+ *
+ * Keys: the store keeps a key as TEXT when it is valid UTF-8, else as a
+ * BLOB.  Answers spell a TEXT key as "key" and a BLOB key as "key_b64"
+ * (base64), so every key can be sent back exactly; a scan's "next" is a
+ * cursor that carries the type ("t:TEXT", "b:BASE64"; "t64:BASE64" for a
+ * TEXT holding NUL bytes, which store.c never writes but another writer
+ * might), since a BLOB sorts after every TEXT.
  */
 #include "view/query.h"
 
@@ -34,11 +53,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #define QUERY_STMT_CACHE 32
 #define QUERY_NAME_MAX 64
+#define QUERY_REAP_TICK_MS 100
 
 /* Per-table statements a reader keeps prepared. */
 enum stmt_kind {
@@ -72,8 +93,26 @@ struct query {
     char *path;
     int64_t timeout_ms;
     atomic_bool stopping;       /* query_interrupt() */
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;         /* free_list, sqls, closing */
+    pthread_cond_t reap_cond;   /* a stream opened, or closing */
+    pthread_t reaper;
+    bool reaper_on, closing;
     query_reader_t *free_list;
+    query_sql_t *sqls;          /* open SQL streams, for the reaper */
+};
+
+/* A streamed SQL answer (invariant 6). */
+struct query_sql {
+    query_reader_t *r;
+    sqlite3_stmt *st;
+    int ncols;
+    int nrows;
+    int64_t deadline_ms;        /* monotonic: the answer must end by then */
+    pthread_mutex_t mu;         /* held by the owner while it uses st, and by the reaper */
+    bool expired;               /* the reaper reset st: end with the time-limit error */
+    bool row_pending;           /* st holds a row not yet written */
+    bool listed;                /* on q->sqls */
+    query_sql_t *prev, *next;
 };
 
 /* sqlite3_int64 is long long; kappa formats int64_t. */
@@ -89,6 +128,42 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The reaper: end every SQL stream past its deadline whose owner is not
+ * stepping it right now (a stepping owner is stopped by the progress
+ * handler).  Resetting the statement ends its read transaction. */
+static void *reaper_main(void *arg)
+{
+    query_t *q = arg;
+    pthread_mutex_lock(&q->mu);
+    while (!q->closing) {
+        int64_t now = mono_ms();
+        for (query_sql_t *s = q->sqls; s; s = s->next) {
+            if (now <= s->deadline_ms || pthread_mutex_trylock(&s->mu) != 0)
+                continue;
+            if (s->row_pending && !s->expired) {
+                sqlite3_reset(s->st);
+                s->row_pending = false;
+                s->expired = true;
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+        if (q->sqls) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += QUERY_REAP_TICK_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&q->reap_cond, &q->mu, &ts);
+        } else {
+            pthread_cond_wait(&q->reap_cond, &q->mu);
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
 int query_open(const char *db_path, int64_t timeout_ms, query_t **out)
 {
     query_t *q = kp_calloc(1, sizeof *q);
@@ -98,6 +173,19 @@ int query_open(const char *db_path, int64_t timeout_ms, query_t **out)
     }
     q->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     pthread_mutex_init(&q->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->reap_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&q->reaper, NULL, reaper_main, q) != 0) {
+        pthread_cond_destroy(&q->reap_cond);
+        pthread_mutex_destroy(&q->mu);
+        kp_free(q->path);
+        kp_free(q);
+        return KP_ENOMEM;
+    }
+    q->reaper_on = true;
     *out = q;
     return 0;
 }
@@ -122,6 +210,14 @@ void query_close(query_t *q)
 {
     if (!q)
         return;
+    if (q->reaper_on) {
+        pthread_mutex_lock(&q->mu);
+        q->closing = true;
+        pthread_cond_signal(&q->reap_cond);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->reaper, NULL);
+    }
+    pthread_cond_destroy(&q->reap_cond);
     while (q->free_list) {
         query_reader_t *r = q->free_list;
         q->free_list = r->next_free;
@@ -195,6 +291,10 @@ static int reader_ready(query_reader_t *r, char *err, size_t errcap)
         return -EIO;
     }
     sqlite3_busy_timeout(db, 2000);
+    /* Invariant (7): one value -- even one built by a single function
+     * call, which is one VM step and so beyond the time limit's reach --
+     * is at most QUERY_VALUE_MAX bytes. */
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, QUERY_VALUE_MAX);
     /* Pages through a shared mapping rather than a pread per page miss. */
     sqlite3_exec(db, "PRAGMA mmap_size = 1073741824", NULL, NULL, NULL);
     sqlite3_progress_handler(db, 1000, on_progress, r);
@@ -382,11 +482,17 @@ static void table_name(char *buf, size_t cap, const char *name, int version)
     snprintf(buf, cap, "%s@v%d", name, version);
 }
 
-/* Keys are TEXT when valid UTF-8, else BLOB (store.h): bind the same way,
- * since SQLite never finds a BLOB equal to a TEXT. */
+/* Keys are TEXT when valid UTF-8 without NUL bytes, else BLOB (store.c's
+ * text_ok): bind the same way, since SQLite never finds a BLOB equal to a
+ * TEXT. */
+static bool key_is_text(const void *k, size_t n)
+{
+    return json_utf8_valid(k, n) && !(n && memchr(k, '\0', n));
+}
+
 static void bind_key(sqlite3_stmt *st, int i, const void *k, size_t n)
 {
-    if (json_utf8_valid(k, n))
+    if (key_is_text(k, n))
         sqlite3_bind_text(st, i, k, (int)n, SQLITE_STATIC);
     else
         sqlite3_bind_blob(st, i, k, (int)n, SQLITE_STATIC);
@@ -398,6 +504,27 @@ static void put_col_str(jbuf_t *out, sqlite3_stmt *st, int col)
     const void *p = sqlite3_column_type(st, col) == SQLITE_BLOB ? sqlite3_column_blob(st, col)
                                                                 : sqlite3_column_text(st, col);
     jbuf_str(out, p ? p : "", (size_t)sqlite3_column_bytes(st, col));
+}
+
+/* A key member: "key":TEXT for a TEXT key, "key_b64":BASE64 for a BLOB
+ * key (bytes that are not UTF-8), so the client gets the exact bytes. */
+static void put_key_bytes(jbuf_t *out, const void *k, size_t n, bool blob)
+{
+    if (blob) {
+        jbuf_puts(out, "\"key_b64\":\"");
+        jbuf_b64(out, k, n);
+        jbuf_puts(out, "\"");
+    } else {
+        jbuf_puts(out, "\"key\":");
+        jbuf_str(out, k, n);
+    }
+}
+
+static void put_key(jbuf_t *out, sqlite3_stmt *st, int col)
+{
+    bool blob = sqlite3_column_type(st, col) == SQLITE_BLOB;
+    const void *p = blob ? sqlite3_column_blob(st, col) : sqlite3_column_text(st, col);
+    put_key_bytes(out, p ? p : "", (size_t)sqlite3_column_bytes(st, col), blob);
 }
 
 /* A row value: inlined when it is valid JSON text, else a JSON string. */
@@ -563,7 +690,7 @@ static int get_row(sqlite3_stmt *st, int col, const char *name, int version,
                    const void *key, size_t key_len, jbuf_t *out, char *err, size_t errcap)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-        if (json_utf8_valid(key, key_len))
+        if (key_is_text(key, key_len))
             snprintf(err, errcap, "no key '%.200s' in view %s@v%d", (const char *)key, name,
                      version);
         else
@@ -572,8 +699,8 @@ static int get_row(sqlite3_stmt *st, int col, const char *name, int version,
     }
     jbuf_puts(out, "{\"view\":");
     jbuf_str(out, name, strlen(name));
-    jbuf_printf(out, ",\"version\":%d,\"key\":", version);
-    jbuf_str(out, key, key_len);
+    jbuf_printf(out, ",\"version\":%d,", version);
+    put_key_bytes(out, key, key_len, !key_is_text(key, key_len));
     jbuf_puts(out, ",\"value\":");
     put_value(out, st, col, col + 2);
     jbuf_printf(out, ",\"ts\":%" PRId64 "}\n", col_i64(st, col + 1));
@@ -646,7 +773,7 @@ int query_get(query_reader_t *r, const char *ref, const void *key, size_t key_le
         rc = get_row(st, 0, name, version, key, key_len, out, err, errcap);
     } else if (step == SQLITE_DONE) {
         snprintf(err, errcap, "no key '%.200s' in view %s", (const char *)key, table);
-        if (!json_utf8_valid(key, key_len))
+        if (!key_is_text(key, key_len))
             snprintf(err, errcap, "no such key in view %s", table);
         rc = KP_ENOTFOUND;
     } else {
@@ -675,6 +802,85 @@ static size_t prefix_end(const char *p, size_t n, char *out)
     return n;
 }
 
+/* A scan position: bytes and their SQLite type. */
+typedef struct scan_key {
+    const char *p;
+    size_t n;
+    bool blob;
+} scan_key_t;
+
+/* SQLite's BINARY collation: memcmp, then the shorter first. */
+static int key_cmp(const scan_key_t *a, const scan_key_t *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    int c = n ? memcmp(a->p, b->p, n) : 0;
+    return c ? c : (a->n > b->n) - (a->n < b->n);
+}
+
+/*
+ * Decode an `after` cursor into k (its bytes in *buf, to kp_free): "t:TEXT",
+ * "t64:BASE64" (text holding NUL bytes), "b:BASE64"; anything else is a
+ * text key, as `after` took before cursors existed.  KP_EINVAL when the
+ * base64 is bad.
+ */
+static int parse_cursor(const char *after, char **buf, scan_key_t *k)
+{
+    size_t n = strlen(after);
+    *buf = NULL;
+    *k = (scan_key_t){after, n, false};
+    if (strncmp(after, "t:", 2) == 0) {
+        k->p += 2;
+        k->n -= 2;
+        return 0;
+    }
+    size_t skip = strncmp(after, "b:", 2) == 0 ? 2 : strncmp(after, "t64:", 4) == 0 ? 4 : 0;
+    if (!skip)
+        return 0;
+    if (!(*buf = kp_malloc(n + 4)))
+        return KP_ENOMEM;
+    long l = json_b64_decode(after + skip, n - skip, *buf);
+    if (l < 0)
+        return KP_EINVAL;
+    *k = (scan_key_t){*buf, (size_t)l, skip == 2};
+    return 0;
+}
+
+static void bind_scan_key(sqlite3_stmt *st, int i, const scan_key_t *k)
+{
+    if (k->blob && k->n == 0)
+        sqlite3_bind_zeroblob(st, i, 0);
+    else if (k->blob)
+        sqlite3_bind_blob(st, i, k->p, (int)k->n, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(st, i, k->p, (int)k->n, SQLITE_STATIC);
+}
+
+/* "next": the cursor of the last key sent (see the top comment). */
+static void put_cursor(jbuf_t *out, const jbuf_t *key, bool blob)
+{
+    if (blob || (key->len && memchr(key->buf, '\0', key->len))) {
+        jbuf_puts(out, blob ? "\"b:" : "\"t64:");
+        jbuf_b64(out, key->buf, key->len);
+        jbuf_puts(out, "\"");
+        return;
+    }
+    jbuf_t c = {0};
+    jbuf_put(&c, "t:", 2);
+    if (key->len)
+        jbuf_put(&c, key->buf, key->len);
+    if (c.err)
+        out->err = true;
+    else
+        jbuf_str(out, c.buf, c.len);
+    jbuf_free(&c);
+}
+
+/*
+ * One scan covers up to two index ranges, in key order: the TEXT keys
+ * starting with prefix, then the BLOB keys starting with it (a BLOB sorts
+ * after every TEXT, and the prefix's bytes may begin either).  A cursor
+ * into the BLOB keys skips the TEXT range.
+ */
 int query_scan(query_reader_t *r, const char *ref, const char *prefix, const char *after,
                int limit, jbuf_t *out, char *err, size_t errcap)
 {
@@ -689,67 +895,90 @@ int query_scan(query_reader_t *r, const char *ref, const char *prefix, const cha
     if (!prefix)
         prefix = "";
     size_t pl = strlen(prefix);
-    char *hi = kp_malloc(pl + 1);
+    char *hi = kp_malloc(pl + 1), *after_buf = NULL;
     if (!hi)
         return KP_ENOMEM;
     size_t hl = prefix_end(prefix, pl, hi);
-    /* Start after `after` when it lies at or past the prefix, else at the
-     * prefix: either way one index range, never a filter over skipped rows. */
-    bool excl = after && strcmp(after, prefix) >= 0;
-    const char *lo = excl ? after : prefix;
+    scan_key_t ak = {0};
+    if (after && (rc = parse_cursor(after, &after_buf, &ak)) != 0) {
+        if (rc == KP_EINVAL)
+            snprintf(err, errcap, "after: '%.80s' is not a cursor (the \"next\" of a page: "
+                     "t:TEXT, t64:BASE64 or b:BASE64)", after);
+        goto out_free;
+    }
     if (r->db && (rc = tx_begin(r, err, errcap)) != 0)
         goto out_free;
     if ((rc = resolve(r, ref, name, &version, err, errcap)) != 0)
         goto done;
     table_name(table, sizeof table, name, version);
-    sqlite3_stmt *st = table_stmt(r, table, ST_SCAN + (excl ? 1 : 0) + (hl ? 2 : 0), err, errcap);
-    if (!st) {
-        rc = -EIO;
-        goto done;
-    }
-    bind_key(st, 1, lo, strlen(lo));
-    if (hl)
-        sqlite3_bind_text(st, 2, hi, (int)hl, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, limit + 1);
     jbuf_puts(out, "{\"view\":");
     jbuf_str(out, name, strlen(name));
     jbuf_printf(out, ",\"version\":%d,\"rows\":[", version);
-    int n = 0, step;
-    size_t last_key = 0;        /* offset in out of the last row's key */
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == limit)
+    jbuf_t last = {0};          /* the last key sent */
+    bool last_blob = false, more = false;
+    int n = 0;
+    for (int blob = 0; blob < 2 && !more && !rc; blob++) {
+        if (!blob && after && ak.blob)
+            continue;
+        scan_key_t lo = {prefix, pl, blob}, up = {hi, hl, blob};
+        bool excl = after && ak.blob == (bool)blob && key_cmp(&ak, &lo) >= 0;
+        if (excl)
+            lo = ak;
+        /* The TEXT range ends at the first BLOB (x'') when the prefix has
+         * no end of its own. */
+        bool has_up = hl || !blob;
+        if (!hl)
+            up = (scan_key_t){"", 0, true};
+        sqlite3_stmt *st = table_stmt(r, table, ST_SCAN + (excl ? 1 : 0) + (has_up ? 2 : 0),
+                                      err, errcap);
+        if (!st) {
+            rc = -EIO;
             break;
-        jbuf_puts(out, n++ ? ",{\"key\":" : "{\"key\":");
-        last_key = out->len;
-        put_col_str(out, st, 0);
-        jbuf_puts(out, ",\"value\":");
-        put_value(out, st, 1, 3);
-        jbuf_printf(out, ",\"ts\":%" PRId64 "}", col_i64(st, 2));
+        }
+        bind_scan_key(st, 1, &lo);
+        if (has_up)
+            bind_scan_key(st, 2, &up);
+        sqlite3_bind_int(st, 3, limit - n + 1);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == limit) {
+                more = true;
+                break;
+            }
+            jbuf_puts(out, n++ ? ",{" : "{");
+            put_key(out, st, 0);
+            jbuf_puts(out, ",\"value\":");
+            put_value(out, st, 1, 3);
+            jbuf_printf(out, ",\"ts\":%" PRId64 "}", col_i64(st, 2));
+            last_blob = sqlite3_column_type(st, 0) == SQLITE_BLOB;
+            const void *k = last_blob ? sqlite3_column_blob(st, 0) : sqlite3_column_text(st, 0);
+            jbuf_reset(&last);
+            jbuf_put(&last, k ? k : "", (size_t)sqlite3_column_bytes(st, 0));
+        }
+        if (step != SQLITE_ROW && step != SQLITE_DONE) {
+            snprintf(err, errcap, "view store: %s", sqlite3_errmsg(r->db));
+            rc = -EIO;
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
     }
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        snprintf(err, errcap, "view store: %s", sqlite3_errmsg(r->db));
-        rc = -EIO;
-    } else if (step == SQLITE_ROW && !out->err) {
+    if (!rc && more) {
         /* More rows: the next page starts after the last key sent. */
-        size_t kl = 0;
-        const char *k = out->buf + last_key;
-        for (bool esc = false; k[1 + kl] != '"' || esc; kl++)
-            esc = !esc && k[1 + kl] == '\\';
         jbuf_puts(out, "],\"next\":");
-        jbuf_put(out, out->buf + last_key, kl + 2);
+        put_cursor(out, &last, last_blob);
         jbuf_puts(out, "}\n");
-    } else {
+    } else if (!rc) {
         jbuf_puts(out, "],\"next\":null}\n");
     }
-    if (!rc && out->err)
+    if (!rc && (out->err || last.err))
         rc = KP_ENOMEM;
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    jbuf_free(&last);
 done:
     if (r->db)
         tx_end(r);
 out_free:
     kp_free(hi);
+    kp_free(after_buf);
     return rc;
 }
 
@@ -815,8 +1044,8 @@ int query_changes_next(query_changes_t *c, jbuf_t *out, int max)
     int n = 0, step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t seq = col_i64(st, 0);
-        jbuf_printf(out, "{\"seq\":%" PRId64 ",\"key\":", seq);
-        put_col_str(out, st, 1);
+        jbuf_printf(out, "{\"seq\":%" PRId64 ",", seq);
+        put_key(out, st, 1);
         jbuf_puts(out, ",\"value\":");
         put_value(out, st, 2, 4);
         jbuf_printf(out, ",\"ts\":%" PRId64 "}\n", col_i64(st, 3));
@@ -836,26 +1065,61 @@ void query_changes_close(query_changes_t *c)
 
 /* ---- read-only SQL -------------------------------------------------------- */
 
-struct query_sql {
-    query_reader_t *r;
-    sqlite3_stmt *st;
-    int ncols;
-    int nrows;
-    int64_t used_ms;            /* time spent stepping so far */
-    bool row_pending;           /* st holds a row not yet written */
+/*
+ * The functions user SQL may call: SQLite's core scalar, aggregate, window,
+ * date and time, math and JSON functions.  Anything else a build registers
+ * -- fts3_tokenizer (which hands out and takes raw pointers when SQLite is
+ * built with ENABLE_FTS3_TOKENIZER, as Debian's is), fts5(), load_extension,
+ * the shell's readfile/writefile/edit, the R-tree and FTS internals -- is
+ * refused (invariant 5).  Sorted for bsearch.
+ */
+static const char *const sql_functions[] = {
+    "->", "->>", "abs", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "avg",
+    "ceil", "ceiling", "changes", "char", "coalesce", "concat", "concat_ws", "cos", "cosh",
+    "count", "cume_dist", "current_date", "current_time", "current_timestamp", "date",
+    "datetime", "degrees", "dense_rank", "exp", "first_value", "floor", "format", "glob",
+    "group_concat", "hex", "ifnull", "iif", "instr", "json", "json_array",
+    "json_array_length", "json_error_position", "json_extract", "json_group_array",
+    "json_group_object", "json_insert", "json_object", "json_patch", "json_pretty",
+    "json_quote", "json_remove", "json_replace", "json_set", "json_type", "json_valid",
+    "julianday", "lag", "last_insert_rowid", "last_value", "lead", "length", "like",
+    "likelihood", "likely", "ln", "log", "log10", "log2", "lower", "ltrim", "max", "min",
+    "mod", "nth_value", "ntile", "nullif", "octet_length", "percent_rank", "pi", "pow",
+    "power", "printf", "quote", "radians", "random", "randomblob", "rank", "replace",
+    "round", "row_number", "rtrim", "sign", "sin", "sinh", "soundex", "sqlite_source_id",
+    "sqlite_version", "sqrt", "strftime", "string_agg", "substr", "substring", "subtype",
+    "sum", "tan", "tanh", "time", "timediff", "total", "total_changes", "trim", "trunc",
+    "typeof", "unhex", "unicode", "unixepoch", "unlikely", "upper", "zeroblob",
 };
+
+static int fn_cmp(const void *key, const void *elem)
+{
+    return strcasecmp(key, *(const char *const *)elem);
+}
+
+static bool sql_function_allowed(const char *fn)
+{
+    return fn && bsearch(fn, sql_functions, sizeof sql_functions / sizeof sql_functions[0],
+                         sizeof sql_functions[0], fn_cmp) != NULL;
+}
 
 static int authorize(void *ctx, int action, const char *a, const char *b, const char *db,
                      const char *trigger)
 {
-    (void)b, (void)db, (void)trigger;
+    (void)db, (void)trigger;
     query_reader_t *r = ctx;
     switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
-    case SQLITE_FUNCTION:
     case SQLITE_RECURSIVE:
         return SQLITE_OK;
+    case SQLITE_FUNCTION:
+        /* a is NULL; b is the function's name. */
+        if (sql_function_allowed(b))
+            return SQLITE_OK;
+        snprintf(r->deny, sizeof r->deny, "function %.64s() is not allowed in the query API",
+                 b ? b : "?");
+        break;
     case SQLITE_PRAGMA:
         snprintf(r->deny, sizeof r->deny, "PRAGMA %s is not allowed: the query API is "
                  "read-only SELECT", a ? a : "");
@@ -878,14 +1142,14 @@ static int authorize(void *ctx, int action, const char *a, const char *b, const 
     return SQLITE_DENY;
 }
 
-/* Step the statement within the remaining time budget. */
+/* Step the statement; the progress handler stops it at the deadline. */
 static int sql_step(query_sql_t *s)
 {
-    int64_t t0 = mono_ms();
-    s->r->deadline_ms = t0 + (s->r->q->timeout_ms - s->used_ms);
+    if (mono_ms() > s->deadline_ms)
+        return SQLITE_INTERRUPT;
+    s->r->deadline_ms = s->deadline_ms;
     int rc = sqlite3_step(s->st);
     s->r->deadline_ms = 0;
-    s->used_ms += mono_ms() - t0;
     return rc;
 }
 
@@ -895,7 +1159,11 @@ static const char *sql_errmsg(query_sql_t *s, int rc, char *buf, size_t cap)
         snprintf(buf, cap, "query stopped: the server is shutting down");
     else if (rc == SQLITE_INTERRUPT)
         snprintf(buf, cap, "query stopped: it ran longer than the %" PRId64 " ms limit "
-                 "(kappa.views.query.timeout.ms)", s->r->q->timeout_ms);
+                 "(kappa.views.query.timeout.ms, counted from the request to the end of "
+                 "the answer, time the client takes to read it included)", s->r->q->timeout_ms);
+    else if (rc == SQLITE_TOOBIG)
+        snprintf(buf, cap, "a value is larger than the query API's limit of %d bytes "
+                 "(string or blob too big)", QUERY_VALUE_MAX);
     else
         snprintf(buf, cap, "%s", sqlite3_errmsg(s->r->db));
     return buf;
@@ -924,20 +1192,56 @@ static void put_sql_cell(jbuf_t *out, sqlite3_stmt *st, int i)
     }
 }
 
-static void put_sql_row(query_sql_t *s, jbuf_t *out)
+/* Append one row; false (and nothing appended) when its JSON would pass
+ * QUERY_ROW_MAX (invariant 7).  A cell's raw size is checked before it is
+ * written, so at most one cell's escaping passes the limit before the row
+ * is dropped. */
+static bool put_sql_row(query_sql_t *s, jbuf_t *out)
 {
-    jbuf_puts(out, s->nrows++ ? ",[" : "[");
+    size_t mark = out->len;
+    jbuf_puts(out, s->nrows ? ",[" : "[");
     for (int i = 0; i < s->ncols; i++) {
         if (i)
             jbuf_puts(out, ",");
+        size_t raw = (size_t)sqlite3_column_bytes(s->st, i);
+        /* A BLOB that is not UTF-8 is escaped, up to 6 bytes per byte. */
+        if (raw && sqlite3_column_type(s->st, i) == SQLITE_BLOB &&
+            !json_utf8_valid(sqlite3_column_blob(s->st, i), raw))
+            raw *= 6;
+        if (out->len - mark + raw > QUERY_ROW_MAX)
+            goto too_big;
         put_sql_cell(out, s->st, i);
+        if (out->len - mark > QUERY_ROW_MAX)
+            goto too_big;
     }
     jbuf_puts(out, "]");
+    s->nrows++;
+    return true;
+too_big:
+    out->len = mark;
+    if (out->buf)
+        out->buf[mark] = '\0';
+    return false;
+}
+
+/* Register s with the reaper (invariant 6). */
+static void sql_list(query_sql_t *s)
+{
+    query_t *q = s->r->q;
+    pthread_mutex_lock(&q->mu);
+    s->next = q->sqls;
+    if (q->sqls)
+        q->sqls->prev = s;
+    q->sqls = s;
+    s->listed = true;
+    pthread_cond_signal(&q->reap_cond);
+    pthread_mutex_unlock(&q->mu);
 }
 
 int query_sql_start(query_reader_t *r, const char *sql, size_t len, query_sql_t **out,
                     jbuf_t *head, char *err, size_t errcap)
 {
+    int64_t t0 = mono_ms();
     int rc = reader_ready(r, err, errcap);
     if (rc)
         return rc;
@@ -993,6 +1297,8 @@ int query_sql_start(query_reader_t *r, const char *sql, size_t len, query_sql_t 
     s->r = r;
     s->st = st;
     s->ncols = sqlite3_column_count(st);
+    s->deadline_ms = t0 + r->q->timeout_ms;
+    pthread_mutex_init(&s->mu, NULL);
     rc = sql_step(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         sql_errmsg(s, rc, err, errcap);
@@ -1000,9 +1306,8 @@ int query_sql_start(query_reader_t *r, const char *sql, size_t len, query_sql_t 
         return rc == SQLITE_INTERRUPT ? KP_ETOOLARGE : KP_EINVAL;
     }
     s->row_pending = rc == SQLITE_ROW;
-    if (!s->row_pending) {
+    if (!s->row_pending)
         sqlite3_reset(st);      /* ends the read transaction at once */
-    }
     jbuf_puts(head, "{\"columns\":[");
     for (int i = 0; i < s->ncols; i++) {
         const char *n = sqlite3_column_name(st, i);
@@ -1011,30 +1316,54 @@ int query_sql_start(query_reader_t *r, const char *sql, size_t len, query_sql_t 
         jbuf_str(head, n ? n : "", n ? strlen(n) : 0);
     }
     jbuf_puts(head, "],\"rows\":[");
+    if (s->row_pending)
+        sql_list(s);            /* last: from now on the reaper may reset st */
     *out = s;
     return 0;
 }
 
+/* End the rows with "error" (the statement failed or was stopped). */
+static void sql_fail(query_sql_t *s, jbuf_t *out, const char *m)
+{
+    jbuf_puts(out, "],\"error\":");
+    jbuf_str(out, m, strlen(m));
+    jbuf_puts(out, "}\n");
+    s->row_pending = false;
+    sqlite3_reset(s->st);
+}
+
 int query_sql_next(query_sql_t *s, jbuf_t *out, size_t want)
 {
+    char m[320];
+    pthread_mutex_lock(&s->mu);
+    if (s->expired) {
+        s->expired = false;
+        sql_fail(s, out, sql_errmsg(s, SQLITE_INTERRUPT, m, sizeof m));
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
     while (s->row_pending && out->len < want && !out->err) {
-        put_sql_row(s, out);
+        if (!put_sql_row(s, out)) {
+            snprintf(m, sizeof m, "a row is larger than the query API's limit of %d bytes "
+                     "of JSON", QUERY_ROW_MAX);
+            sql_fail(s, out, m);
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
         int rc = sql_step(s);
         if (rc == SQLITE_ROW)
             continue;
-        s->row_pending = false;
         if (rc != SQLITE_DONE) {
-            char m[256];
-            jbuf_puts(out, "],\"error\":");
-            sql_errmsg(s, rc, m, sizeof m);
-            jbuf_str(out, m, strlen(m));
-            jbuf_puts(out, "}\n");
-            sqlite3_reset(s->st);
+            sql_fail(s, out, sql_errmsg(s, rc, m, sizeof m));
+            pthread_mutex_unlock(&s->mu);
             return 0;
         }
+        s->row_pending = false;
         sqlite3_reset(s->st);
     }
-    if (s->row_pending && !out->err)
+    bool more = s->row_pending && !out->err;
+    pthread_mutex_unlock(&s->mu);
+    if (more)
         return 1;
     jbuf_puts(out, "]}\n");
     return 0;
@@ -1044,6 +1373,18 @@ void query_sql_end(query_sql_t *s)
 {
     if (!s)
         return;
+    if (s->listed) {
+        query_t *q = s->r->q;
+        pthread_mutex_lock(&q->mu);
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            q->sqls = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        pthread_mutex_unlock(&q->mu);
+    }
     sqlite3_finalize(s->st);
+    pthread_mutex_destroy(&s->mu);
     kp_free(s);
 }

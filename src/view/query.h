@@ -32,11 +32,17 @@
 
 #define QUERY_SCAN_LIMIT_DEFAULT 100
 #define QUERY_SCAN_LIMIT_MAX 10000
+/* The largest value a query may produce (SQLITE_LIMIT_LENGTH on readers)
+ * and the largest row of a SQL answer, in bytes of JSON. */
+#define QUERY_VALUE_MAX (16 * 1024 * 1024)
+#define QUERY_ROW_MAX (16 * 1024 * 1024)
 
 typedef struct query query_t;
 typedef struct query_reader query_reader_t;
 
-/* timeout_ms bounds each query_sql_* statement (kappa.views.query.timeout.ms). */
+/* timeout_ms bounds each SQL answer, wall clock from query_sql_start to its
+ * end (kappa.views.query.timeout.ms); a thread per query_t ends answers
+ * past it even while their client is slow to read. */
 int query_open(const char *db_path, int64_t timeout_ms, query_t **out);
 /* Every reader must have been put back. */
 void query_close(query_t *q);
@@ -59,14 +65,19 @@ void query_reader_put(query_reader_t *r);
  */
 int query_views(query_reader_t *r, int64_t now_ms, jbuf_t *out, char *err, size_t errcap);
 
-/* Point lookup: {"view","version","key","value","ts"}; ref is "name" (the
- * alias) or "name@vN".  A deleted key is KP_ENOTFOUND. */
+/* Point lookup: {"view","version","key"|"key_b64","value","ts"}; ref is
+ * "name" (the alias) or "name@vN".  A key that is not valid UTF-8 is a
+ * BLOB in the store and is answered as "key_b64" (base64).  A deleted key
+ * is KP_ENOTFOUND. */
 int query_get(query_reader_t *r, const char *ref, const void *key, size_t key_len,
               jbuf_t *out, char *err, size_t errcap);
 
-/* Ordered scan of live rows: keys starting with prefix ("" all), greater
- * than after (NULL: from the start), at most limit:
- * {"view","version","rows":[{"key","value","ts"}...],"next":KEY|null}. */
+/* Ordered scan of live rows: keys starting with prefix ("" all), after the
+ * cursor `after` (NULL: from the start; "t:TEXT", "t64:BASE64" or
+ * "b:BASE64" as "next" gives it, any other string a text key), at most
+ * limit: {"view","version","rows":[{"key"|"key_b64","value","ts"}...],
+ * "next":CURSOR|null}.  TEXT keys come first, then BLOB keys (SQLite's
+ * order).  KP_EINVAL for a cursor with bad base64. */
 int query_scan(query_reader_t *r, const char *ref, const char *prefix, const char *after,
                int limit, jbuf_t *out, char *err, size_t errcap);
 
@@ -74,7 +85,7 @@ int query_scan(query_reader_t *r, const char *ref, const char *prefix, const cha
  * Change stream: the latest change of every key changed at or after seq
  * `from` (-1: from now on), in seq order.  Opening resolves ref once; the
  * stream then follows that table.  query_changes_next appends up to max
- * lines {"seq","key","value"|null,"ts"}\n and returns how many (0: none
+ * lines {"seq","key"|"key_b64","value"|null,"ts"}\n and returns how many (0: none
  * yet), or a negative error (the table was dropped).
  */
 typedef struct query_changes query_changes_t;
@@ -91,7 +102,9 @@ void query_changes_close(query_changes_t *c);
  * early is an error, not a half-written answer.  query_sql_next appends
  * rows until out holds at least want bytes; at the end it closes the JSON
  * (with "error":"..." after the rows if the statement failed midway, e.g.
- * the time limit) and returns 0; 1 means more to come.
+ * the time limit or a row over QUERY_ROW_MAX) and returns 0; 1 means more
+ * to come.  Only the owner calls next/end; the reaper may reset the
+ * statement between calls (invariant 6 of query.c).
  */
 typedef struct query_sql query_sql_t;
 int query_sql_start(query_reader_t *r, const char *sql, size_t len, query_sql_t **out,

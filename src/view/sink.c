@@ -321,7 +321,21 @@ static void stored_offsets(sink_rt_t *rt, rd_kafka_topic_partition_list_t *parts
             rd_kafka_topic_partition_t *tp = &parts->elems[k];
             if (strcmp(tp->topic, v->topic) != 0)
                 continue;
-            int64_t n = next[tp->partition];
+            int64_t n = next[tp->partition], lo, hi;
+            /* A stored offset past the end means the topic is not the one
+             * the store was filled from (deleted and recreated?): the
+             * consumer would reset to the beginning and every record below
+             * the stored offset would be skipped (invariant 2).  Say so,
+             * once per assignment. */
+            if (n > 0 &&
+                rd_kafka_query_watermark_offsets(rt->rk, tp->topic, tp->partition, &lo, &hi,
+                                                 2000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                n > hi)
+                KP_ERROR("view sink: %s@v%d partition %" PRId32 ": the stored next offset %"
+                         PRId64 " is beyond the partition's high watermark %" PRId64
+                         " (topic %s deleted and recreated?); records below offset %" PRId64
+                         " will be skipped", v->view, v->version, tp->partition, n, hi,
+                         tp->topic, n);
             tp->offset = n >= 0 ? n : RD_KAFKA_OFFSET_BEGINNING;
             v->stored[tp->partition] = n;
             KP_DEBUG("view sink: %s@v%d partition %" PRId32 " from %s offset %" PRId64, v->view,

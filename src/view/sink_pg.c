@@ -35,7 +35,8 @@
  *      gone); the runtime closes and reopens the backend, which reconnects.
  *
  * Keys and values are text: bytes that are not valid UTF-8 (or hold NUL,
- * which text cannot) are stored as "\x" followed by their hex digits.
+ * which text cannot), and text that itself starts with "\x", are stored as
+ * "\x" followed by the hex digits of their bytes, so the form is unambiguous.
  */
 #include "view/sink.h"
 
@@ -101,9 +102,13 @@ static int buf_add(pg_buf_t *b, const char *s, size_t n)
     return 0;
 }
 
-/* Is [p, p+n) valid UTF-8 without NUL (what a text value can hold)? */
+/* Is [p, p+n) valid UTF-8 without NUL (what a text value can hold), and not
+ * itself starting with "\x" -- such text is hex-encoded too, so "\x..." in
+ * the table always means hex and never collides with a real text key? */
 static bool pg_text_ok(const unsigned char *p, size_t n)
 {
+    if (n >= 2 && p[0] == '\\' && p[1] == 'x')
+        return false;
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];

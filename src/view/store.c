@@ -254,7 +254,11 @@ int view_store_open(const char *path, view_store_t **out)
     /* Several writers (runners, `kappa view sink`) and readers share the
      * file: wait for the write lock rather than fail a batch. */
     sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
-    if ((rc = exec(s, "PRAGMA journal_mode=WAL")) || (rc = exec(s, "PRAGMA synchronous=NORMAL")))
+    /* journal_size_limit: a checkpointed WAL is truncated back to 64 MiB,
+     * so one long read (which stops checkpoints from resetting the WAL) does
+     * not leave the file at its peak size for good. */
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL")) || (rc = exec(s, "PRAGMA synchronous=NORMAL")) ||
+        (rc = exec(s, "PRAGMA journal_size_limit=67108864")))
         goto fail;
     /* Schema creation is a write: under the write lock, so two processes
      * creating the file at once both see one schema. */
@@ -513,10 +517,10 @@ int view_store_offsets(view_store_t *s, const char *view, int version, const cha
 
 static int parts_grow(view_store_t *s, int32_t p)
 {
-    if (p < s->nparts)
-        return 0;
     if (p < 0 || p > 1000000)
         return KP_EINVAL;
+    if (p < s->nparts)
+        return 0;
     int32_t n = p + 1;
     store_part_t *np = kp_realloc(s->parts, (size_t)n * sizeof *np);
     if (!np)

@@ -64,7 +64,7 @@ check "keep-alive: three requests (lookup, /metrics, lookup) on one connection" 
 
 # -- scans and paging --------------------------------------------------------
 got=$(curl -s "$U/v1/views/revenue?limit=3" | $PY -c 'import json,sys; d=json.load(sys.stdin); print([r["key"] for r in d["rows"]], d["next"], d["version"])')
-check "scan: limit 3, next is the last key" "['a/b/c', 'changes', 'k00000'] k00000 1" "$got"
+check "scan: limit 3, next is the last key's cursor" "['a/b/c', 'changes', 'k00000'] t:k00000 1" "$got"
 got=$(curl -s "$U/v1/views/revenue?limit=3&after=k00003" | $PY -c 'import json,sys; d=json.load(sys.stdin); print([r["key"] for r in d["rows"]])')
 check "scan: after skips the tombstone k00005" "['k00004', 'k00006', 'k00007']" "$got"
 got=$(curl -s "$U/v1/views/revenue?prefix=k009&limit=1000" | $PY -c 'import json,sys; d=json.load(sys.stdin); r=d["rows"]; print(len(r), r[0]["key"], r[-1]["key"], d["next"])')
@@ -88,6 +88,38 @@ PYEOF
 check "scan: paging with limit 300 visits every live key once, in order" "1001 1001 True False" "$got"
 check "scan: limit 0 is refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/views/revenue?limit=0")"
 check "scan: limit 10001 is refused" 400 "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/views/revenue?limit=10001")"
+
+# -- binary keys (not UTF-8: BLOBs in the store) -------------------------------
+DB create zbin 1 0
+for k in t0 t1 t2; do DB put zbin 1 $k 1; done
+for k in 00000003 00000004 00000005; do DB putblob zbin 1 $k 2; done
+got=$(timeout 20 $PY - "$U" <<'PYEOF'
+import json, sys, urllib.request, urllib.parse
+keys, after, pages = [], None, 0
+while pages < 20:
+    q = {"limit": "2"}
+    if after is not None:
+        q["after"] = after
+    d = json.load(urllib.request.urlopen(sys.argv[1] + "/v1/views/zbin?" + urllib.parse.urlencode(q)))
+    keys += [r["key"] if "key" in r else "b64:" + r["key_b64"] for r in d["rows"]]
+    pages += 1
+    after = d["next"]
+    if after is None:
+        break
+print(pages, keys)
+PYEOF
+)
+check "scan: paging over binary keys ends, every key once, BLOB keys as key_b64" \
+    "3 ['t0', 't1', 't2', 'b64:AAAAAw==', 'b64:AAAABA==', 'b64:AAAABQ==']" "$got"
+check "scan: next after a BLOB key is a b: cursor" '"next":"b:AAAAAw=="' \
+    "$(curl -s "$U/v1/views/zbin?limit=4" | grep -o '"next":"[^"]*"')"
+DB putblob zbin 1 ff01 3
+check "scan: a prefix that is not UTF-8 finds the BLOB key" '{"view":"zbin","version":1,"rows":[{"key_b64":"/wE=","value":3,' \
+    "$(curl -s "$U/v1/views/zbin?prefix=%ff" | grep -o '^.*"value":3,')"
+check "lookup with ?key_b64= (a key with NUL bytes)" '{"key_b64":"AAAABA==","value":2} 200' \
+    "$(req "$U/v1/views/zbin?key_b64=AAAABA%3D%3D" | $PY -c 'import json,sys; t=sys.stdin.read(); d=json.loads(t[:t.rindex(" ")]); print(json.dumps({"key_b64": d["key_b64"], "value": d["value"]}, separators=(",", ":")), t.split()[-1])')"
+check "lookup with a bad ?key_b64=: 400" '{"error":"key_b64 must be base64"} 400' "$(req "$U/v1/views/zbin?key_b64=%21%21" | tr -d '\n')"
+check "scan with a bad cursor: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/views/zbin?after=b:%21")"
 
 # -- SQL --------------------------------------------------------------------
 check "SQL over the stable name (live rows of the alias target)" '{"columns":["n"],"rows":[[1001]]} 200' \
@@ -118,6 +150,9 @@ refuse "BEGIN" "BEGIN" "transaction statements are not allowed"
 refuse "two statements" "SELECT 1; SELECT 2" "only one statement"
 refuse "a syntax error" "SELEC 1" "syntax error"
 refuse "an empty query" "  ;" "empty query"
+refuse "fts3_tokenizer (a pointer leak)" "SELECT fts3_tokenizer('simple')" "function fts3_tokenizer() is not allowed"
+refuse "fts3_tokenizer with a pointer" "SELECT fts3_tokenizer('x', x'4141414141414141')" "function fts3_tokenizer() is not allowed"
+refuse "load_extension" "SELECT load_extension('/nonexistent.so')" "function load_extension() is not allowed"
 [ ! -e "$VDIR/other.db" ] && pass "ATTACH created no file" || fail "ATTACH" "created $VDIR/other.db"
 check "a body that is not JSON: 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' -d '{"sql":' $U/v1/query)"
 check "a body without sql: 400" '{"error":"the body must have a string member \"sql\""} 400' "$(req -d '{"q":"x"}' $U/v1/query | tr -d '\n')"
@@ -132,6 +167,33 @@ if [[ $out == *"ran longer than the 1000 ms limit"*" 400" ]] && [ $((t1 - t0)) -
 else
     fail "query time limit" "$((t1 - t0)) ms: $out"
 fi
+# One function call (one VM step) cannot make the server allocate gigabytes.
+out=$(req -d '{"sql":"SELECT hex(randomblob(400000000))"}' $U/v1/query | tr -d '\n')
+check "a 800 MB value is refused" \
+    '{"error":"a value is larger than the query API'"'"'s limit of 16777216 bytes (string or blob too big)"} 400' "$out"
+out=$(req -d '{"sql":"SELECT 1 AS x UNION ALL SELECT randomblob(10000000) || randomblob(6000000) UNION ALL SELECT 3"}' $U/v1/query | tr -d '\n')
+check "a row over 16 MiB of JSON ends the answer with error" \
+    '{"columns":["x"],"rows":[[1]],"error":"a row is larger than the query API'"'"'s limit of 16777216 bytes of JSON"} 200' "$out"
+hwm=$(awk '/^VmHWM/ {print $2}' /proc/$KAPPA_PID/status)
+if [ -n "$hwm" ] && [ "$hwm" -lt 300000 ]; then pass "the server's peak RSS stays small (VmHWM ${hwm} kB)"; else fail "peak RSS" "VmHWM ${hwm} kB"; fi
+# A client that stops reading: the answer ends at the time limit (wall
+# clock from the request), releasing its snapshot, so the WAL can be reset.
+got=$(timeout 60 $PY - "$HTTP" "$VDB" <<'PYEOF'
+import http.client, json, sqlite3, sys, time
+host, port = sys.argv[1].split(":")
+c = http.client.HTTPConnection(host, int(port), timeout=30)
+c.request("POST", "/v1/query", json.dumps({"sql": 'SELECT a.key, b.key FROM "revenue@v1" a, "revenue@v1" b'}))
+r = c.getresponse()
+time.sleep(2.5)
+db = sqlite3.connect(sys.argv[2], timeout=2, isolation_level=None)
+db.execute("INSERT OR REPLACE INTO kappa_meta VALUES('probe', ?)", (str(time.time()),))
+busy = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+d = json.loads(r.read())
+print(busy, len(d["rows"]) < 1000000, d.get("error", "")[:60])
+PYEOF
+)
+check "a slow client: the answer ends at the limit with error, the WAL checkpoints fully meanwhile" \
+    "(0, 0, 0) True query stopped: it ran longer than the 1000 ms limit (kappa.v" "$got"
 check "the server still answers after refusals and a stopped query" 200 "$(curl -s -o /dev/null -w '%{http_code}' $U/v1/views/revenue/k00001)"
 
 # -- an alias switch while readers loop never shows a mix -------------------

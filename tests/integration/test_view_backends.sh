@@ -90,6 +90,14 @@ scripts/pg.sh start "$PGDIR" "$PGPORT"
 got=$("$DRV" "$PG" offsets 2>&1)
 check "pg restarted server: data kept, reconnect works" "offsets 9 3" "$got"
 
+# A text key spelled "\xff006b" must not collide with the binary key stored
+# as \xff006b: text starting with \x is hex-encoded too.
+got=$("$DRV" "$PG" xkey 2>&1)
+check "pg text key starting with \\x applied" "xkey ok" "$got"
+got=$(psqlq 'SELECT key, value FROM "rev@v1" WHERE value IN ('"'"'bin'"'"', '"'"'text'"'"') ORDER BY key')
+check "pg a text key starting with \\x is hex-encoded, distinct from the binary key" '\x5c78666630303662|text
+\xff006b|bin' "$got"
+
 # ---- ClickHouse ----------------------------------------------------------
 got=$(curl -s --max-time 10 --data-binary 'SELECT version()' "http://127.0.0.1:$CHPORT/")
 check "clickhouse is 18.16" "18.16.1" "$got"

@@ -144,6 +144,12 @@ static int step(view_backend_t *b, const char *s)
         if ((rc = run_batch(b, c, 5, 5, 3)) < 0)
             return rc;
         printf("batch2 ok\n");
+    } else if (strcmp(s, "xkey") == 0) {
+        /* A text key spelled like the \\x form of a binary one. */
+        static const chg_t c[] = {{0, 9, "\\xff006b", 0, "text"}};
+        if ((rc = run_batch(b, c, 1, 10, 3)) < 0)
+            return rc;
+        printf("xkey ok\n");
     } else if (strcmp(s, "empty") == 0) {
         if ((rc = run_batch(b, NULL, 0, 7, 4)) < 0)
             return rc;

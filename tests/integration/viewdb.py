@@ -74,6 +74,10 @@ elif cmd == "put":
     c.execute("BEGIN IMMEDIATE")
     put(args[0], args[1], args[2], None if args[3] == "-" else args[3])
     c.execute("COMMIT")
+elif cmd == "putblob":          # VIEW VERSION HEXKEY VALUE: a key that is not UTF-8
+    c.execute("BEGIN IMMEDIATE")
+    put(args[0], args[1], bytes.fromhex(args[2]), args[3])
+    c.execute("COMMIT")
 elif cmd == "alias":
     c.execute("BEGIN IMMEDIATE")
     set_alias(args[0], args[1])

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char dbpath[512];
 
@@ -97,6 +98,23 @@ TEST(json_parse_and_write)
     jbuf_str(&b, "a\"\\\n\x01\xff\xc3\xa9", 8);
     CHECK(strcmp(b.buf, "\"a\\\"\\\\\\n\\u0001\\u00ff\xc3\xa9\"") == 0);
     jbuf_free(&b);
+    /* Base64 both ways, with and without padding; junk refused. */
+    const char *raw[] = {"", "f", "fo", "foo", "foob", "\x00\xff\xfe"};
+    const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "AP/+"};
+    for (int i = 0; i < 6; i++) {
+        size_t rl = i == 5 ? 3 : strlen(raw[i]);
+        jbuf_reset(&b);
+        jbuf_b64(&b, raw[i], rl);
+        CHECK(b.len == strlen(enc[i]) && (!b.len || strcmp(b.buf, enc[i]) == 0));
+        char dec[16];
+        CHECK(json_b64_decode(enc[i], strlen(enc[i]), dec) == (long)rl);
+        CHECK(memcmp(dec, raw[i], rl) == 0);
+    }
+    char dec[16];
+    CHECK(json_b64_decode("Zm8", 3, dec) == 2 && json_b64_decode("Zg", 2, dec) == 1);
+    CHECK(json_b64_decode("Z", 1, dec) < 0 && json_b64_decode("Zm9v!", 5, dec) < 0 &&
+          json_b64_decode("Zg=x", 4, dec) < 0 && json_b64_decode("Zm9v=", 5, dec) < 0);
+    jbuf_free(&b);
     CHECK(json_utf8_valid("\xc3\xa9", 2) && !json_utf8_valid("\xc0\x80", 2) &&
           !json_utf8_valid("\xed\xa0\x80", 3));
 }
@@ -123,11 +141,11 @@ TEST(lookup_scan_list)
     /* A key that is not UTF-8 is a BLOB in the store. */
     jbuf_reset(&b);
     CHECK_OK(query_get(r, "t", "\xff\x00", 2, &b, err, sizeof err));
-    CHECK(strstr(b.buf, "\"key\":\"\\u00ff\\u0000\""));
+    CHECK(strstr(b.buf, "\"key_b64\":\"/wA=\",\"value\":1,") && !strstr(b.buf, "\"key\":"));
     jbuf_reset(&b);
     CHECK_OK(query_scan(r, "t", "g01", NULL, 5, &b, err, sizeof err));
     CHECK(strstr(b.buf, "\"rows\":[{\"key\":\"g0100\",\"value\":100,\"ts\":300},"));
-    CHECK(strstr(b.buf, "],\"next\":\"g0104\"}\n"));
+    CHECK(strstr(b.buf, "],\"next\":\"t:g0104\"}\n"));
     jbuf_reset(&b);
     CHECK_OK(query_scan(r, "t", "g01", "g0197", 5, &b, err, sizeof err));
     CHECK(strstr(b.buf, "{\"key\":\"g0198\"") && strstr(b.buf, "{\"key\":\"g0199\"") &&
@@ -142,7 +160,7 @@ TEST(lookup_scan_list)
     CHECK(strstr(b.buf, "\"next\":null"));
     jbuf_reset(&b);
     CHECK_OK(query_scan(r, "t", "", "g0249", 1, &b, err, sizeof err));
-    CHECK(strstr(b.buf, "\"key\":\"q\\\"uote\",\"value\":\"s\"") && strstr(b.buf, "\"next\":\"q\\\"uote\""));
+    CHECK(strstr(b.buf, "\"key\":\"q\\\"uote\",\"value\":\"s\"") && strstr(b.buf, "\"next\":\"t:q\\\"uote\""));
     jbuf_reset(&b);
     CHECK_EQ_INT(query_scan(r, "t", "", NULL, 0, &b, err, sizeof err), KP_EINVAL);
     jbuf_reset(&b);
@@ -217,6 +235,189 @@ TEST(changes_and_sql)
         ;
     query_sql_end(s);
     CHECK(strstr(b.buf, "\"rows\":[[1]],\"error\":\"query stopped: it ran longer than the 300 ms"));
+    jbuf_free(&b);
+    query_reader_put(r);
+    query_close(q);
+    test_rmtree(test_tmpdir("viewq"));
+}
+
+/* The keys of one page, in order, as "t:TEXT" or "b:BASE64". */
+static int page_keys(const char *doc, char *keys, size_t cap, char *next, size_t ncap)
+{
+    char err[128];
+    json_t *j = json_parse(doc, strlen(doc), err, sizeof err);
+    if (!j)
+        return -1;
+    const json_t *rows = json_get(j, "rows"), *nx = json_get(j, "next");
+    for (int i = 0; i < rows->n; i++) {
+        const json_t *k = json_get(rows->items[i], "key"), *kb = json_get(rows->items[i], "key_b64");
+        size_t l = strlen(keys);
+        snprintf(keys + l, cap - l, "%s%s:%s", l ? " " : "", k ? "t" : "b", k ? k->s : kb->s);
+    }
+    snprintf(next, ncap, "%s", nx->type == JSON_STR ? nx->s : "");
+    json_free(j);
+    return 0;
+}
+
+/* Paging over BLOB keys (not UTF-8) ends and visits each key once; the
+ * cursor carries the key's type; prefixes reach BLOB keys. */
+TEST(binary_keys)
+{
+    make_db(0);
+    sqlite3 *db;
+    CHECK(sqlite3_open(dbpath, &db) == SQLITE_OK);
+    exec(db, "INSERT INTO \"t@v1\" VALUES('t0', '0', 100, 1, 0, 100);"
+             "INSERT INTO \"t@v1\" VALUES('t1', '1', 101, 1, 0, 101);"
+             "INSERT INTO \"t@v1\" VALUES('t2', '2', 102, 1, 0, 102);"
+             "INSERT INTO \"t@v1\" VALUES(x'00000003', '3', 103, 1, 0, 103);"
+             "INSERT INTO \"t@v1\" VALUES(x'00000004', '4', 104, 1, 0, 104);"
+             "INSERT INTO \"t@v1\" VALUES(x'00000005', '5', 105, 1, 0, 105);");
+    sqlite3_close(db);
+    query_t *q;
+    CHECK_OK(query_open(dbpath, 1000, &q));
+    query_reader_t *r = query_reader_get(q);
+    jbuf_t b = {0};
+    char err[256], keys[1024] = "", next[128] = "", after[128];
+    int pages = 0;
+    do {
+        snprintf(after, sizeof after, "%s", next);
+        jbuf_reset(&b);
+        CHECK_OK(query_scan(r, "t", NULL, pages ? after : NULL, 2, &b, err, sizeof err));
+        CHECK_OK(page_keys(b.buf, keys, sizeof keys, next, sizeof next));
+    } while (next[0] && ++pages < 20);
+    CHECK_EQ_INT(pages, 5);
+    CHECK(strcmp(keys, "t:a t:b t:q\"uote t:t0 t:t1 t:t2 t:\xc3\xbf b:AAAAAw== b:AAAABA== "
+                       "b:AAAABQ== b:/wA=") == 0);
+    /* The cursors: text as t:, a BLOB as b: + base64. */
+    jbuf_reset(&b);
+    CHECK_OK(query_scan(r, "t", NULL, "t:\xc3\xbf", 2, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"rows\":[{\"key_b64\":\"AAAAAw==\",\"value\":3,\"ts\":1},"
+                        "{\"key_b64\":\"AAAABA==\",\"value\":4,\"ts\":1}],\"next\":\"b:AAAABA==\"}"));
+    /* A plain text key is still accepted as after. */
+    jbuf_reset(&b);
+    CHECK_OK(query_scan(r, "t", NULL, "t1", 1, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"rows\":[{\"key\":\"t2\",") && strstr(b.buf, "\"next\":\"t:t2\""));
+    CHECK_EQ_INT(query_scan(r, "t", NULL, "b:!!", 1, &b, err, sizeof err), KP_EINVAL);
+    CHECK(strstr(err, "not a cursor"));
+    /* Prefixes that are not UTF-8 reach BLOB keys; one that begins a
+     * multi-byte character reaches the TEXT keys holding it. */
+    jbuf_reset(&b);
+    CHECK_OK(query_scan(r, "t", "\xff", NULL, 10, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"rows\":[{\"key_b64\":\"/wA=\",\"value\":1,\"ts\":103}],\"next\":null"));
+    jbuf_reset(&b);
+    CHECK_OK(query_scan(r, "t", "\xc3", NULL, 10, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"rows\":[{\"key\":\"\xc3\xbf\",\"value\":2,\"ts\":104}],\"next\":null"));
+    /* A prefix with a BLOB key past the last TEXT one: text range, then blobs. */
+    jbuf_reset(&b);
+    CHECK_OK(query_scan(r, "t", "t", NULL, 3, &b, err, sizeof err));
+    CHECK(strstr(b.buf, "\"key\":\"t2\"") && strstr(b.buf, "\"next\":null"));
+    /* Lookups and the change stream spell BLOB keys the same way. */
+    jbuf_reset(&b);
+    CHECK_OK(query_get(r, "t", "\x00\x00\x00\x04", 4, &b, err, sizeof err));
+    CHECK(strcmp(b.buf, "{\"view\":\"t\",\"version\":1,\"key_b64\":\"AAAABA==\",\"value\":4,"
+                        "\"ts\":1}\n") == 0);
+    query_changes_t *c;
+    CHECK_OK(query_changes_open(r, "t", 105, &c, err, sizeof err));
+    jbuf_reset(&b);
+    CHECK_EQ_INT(query_changes_next(c, &b, 10), 1);
+    CHECK(strcmp(b.buf, "{\"seq\":105,\"key_b64\":\"AAAABQ==\",\"value\":5,\"ts\":1}\n") == 0);
+    query_changes_close(c);
+    jbuf_free(&b);
+    query_reader_put(r);
+    query_close(q);
+    test_rmtree(test_tmpdir("viewq"));
+}
+
+/* Only allowlisted functions; values and rows are size-capped. */
+TEST(sql_functions_and_sizes)
+{
+    make_db(0);
+    query_t *q;
+    CHECK_OK(query_open(dbpath, 5000, &q));
+    query_reader_t *r = query_reader_get(q);
+    jbuf_t b = {0};
+    char err[256];
+    query_sql_t *s;
+    const char *denied[][2] = {
+        {"SELECT fts3_tokenizer('simple')", "function fts3_tokenizer() is not allowed"},
+        {"SELECT fts3_tokenizer('x', x'0000000000000000')", "function fts3_tokenizer()"},
+        {"SELECT load_extension('/tmp/x.so')", "function load_extension() is not allowed"},
+        {"SELECT FTS3_TOKENIZER('simple')", "is not allowed"},
+        {"SELECT rtreenode(2, x'00')", "function rtreenode() is not allowed"},
+        {"SELECT readfile('/etc/passwd')", "readfile"},
+    };
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+        jbuf_reset(&b);
+        err[0] = '\0';
+        int rc = query_sql_start(r, denied[i][0], strlen(denied[i][0]), &s, &b, err, sizeof err);
+        if (rc != KP_EINVAL || !strstr(err, denied[i][1]))
+            test_fail(__FILE__, __LINE__, "%s: rc %d err %s", denied[i][0], rc, err);
+    }
+    const char *ok = "SELECT count(*), max(length(key)), json_extract('{\"a\":[7]}', '$.a[0]'), "
+                     "'{\"b\":2}' ->> '$.b', coalesce(NULL, upper('x')), "
+                     "strftime('%Y', 0, 'unixepoch'), row_number() OVER () FROM t";
+    jbuf_reset(&b);
+    CHECK_OK(query_sql_start(r, ok, strlen(ok), &s, &b, err, sizeof err));
+    while (query_sql_next(s, &b, 1 << 16) == 1)
+        ;
+    query_sql_end(s);
+    CHECK(strstr(b.buf, "\"rows\":[[5,6,7,2,\"X\",\"1970\",1]]}"));
+    /* One function call cannot build a value past QUERY_VALUE_MAX. */
+    const char *big = "SELECT hex(randomblob(400000000))";
+    jbuf_reset(&b);
+    CHECK_EQ_INT(query_sql_start(r, big, strlen(big), &s, &b, err, sizeof err), KP_EINVAL);
+    CHECK(strstr(err, "a value is larger than the query API's limit of 16777216 bytes"));
+    /* A row past QUERY_ROW_MAX ends the answer with "error". */
+    big = "SELECT 1 UNION ALL SELECT randomblob(10000000) || randomblob(6000000) AS x "
+          "UNION ALL SELECT 3";
+    jbuf_reset(&b);
+    CHECK_OK(query_sql_start(r, big, strlen(big), &s, &b, err, sizeof err));
+    while (query_sql_next(s, &b, 1 << 16) == 1)
+        ;
+    query_sql_end(s);
+    CHECK(b.len < 1000);
+    CHECK(strstr(b.buf, "\"rows\":[[1]],\"error\":\"a row is larger than the query API's "
+                        "limit of 16777216 bytes of JSON\"}\n"));
+    jbuf_free(&b);
+    query_reader_put(r);
+    query_close(q);
+    test_rmtree(test_tmpdir("viewq"));
+}
+
+/* A stream whose client stops reading is ended at the deadline even
+ * though nobody steps it: its snapshot goes, so the WAL can be reset. */
+TEST(sql_deadline_releases_the_snapshot)
+{
+    make_db(2000);
+    query_t *q;
+    CHECK_OK(query_open(dbpath, 300, &q));
+    query_reader_t *r = query_reader_get(q);
+    jbuf_t b = {0};
+    char err[256];
+    query_sql_t *s;
+    const char *sql = "SELECT a.key, b.key FROM \"t@v1\" a, \"t@v1\" b";
+    CHECK_OK(query_sql_start(r, sql, strlen(sql), &s, &b, err, sizeof err));
+    CHECK_EQ_INT(query_sql_next(s, &b, 32 * 1024), 1);
+    /* The "client" now waits; a writer commits meanwhile. */
+    sqlite3 *w;
+    CHECK(sqlite3_open(dbpath, &w) == SQLITE_OK);
+    sqlite3_busy_timeout(w, 100);
+    exec(w, "UPDATE \"t@v1\" SET ts = ts + 1");
+    int log = -1, ckpt = -1;
+    /* While the stream holds its snapshot the WAL cannot be reset. */
+    CHECK(sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) == SQLITE_BUSY);
+    struct timespec ts = {0, 500 * 1000000L};
+    nanosleep(&ts, NULL);
+    CHECK(sqlite3_wal_checkpoint_v2(w, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &ckpt) == SQLITE_OK);
+    CHECK_EQ_INT(log, 0);
+    sqlite3_close(w);
+    size_t before = b.len;
+    CHECK_EQ_INT(query_sql_next(s, &b, b.len + 32 * 1024), 0);
+    query_sql_end(s);
+    CHECK(strstr(b.buf + before, "],\"error\":\"query stopped: it ran longer than the 300 ms limit"));
+    json_t *j = json_parse(b.buf, b.len, err, sizeof err);
+    CHECK(j && json_get(j, "error") && json_get(j, "rows")->n > 100);
+    json_free(j);
     jbuf_free(&b);
     query_reader_put(r);
     query_close(q);
@@ -319,6 +520,9 @@ int main(void)
     RUN(json_parse_and_write);
     RUN(lookup_scan_list);
     RUN(changes_and_sql);
+    RUN(binary_keys);
+    RUN(sql_functions_and_sizes);
+    RUN(sql_deadline_releases_the_snapshot);
     RUN(no_store_yet);
     RUN(with_the_store_writer);
     return test_summary();

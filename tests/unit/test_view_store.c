@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char db_path[4200];
 static char dirs[16][4096];
@@ -383,6 +384,54 @@ TEST(blob_keys)
     view_store_close(s);
 }
 
+/* A negative partition is refused, not used as an index (parts_grow). */
+TEST(negative_partition)
+{
+    view_store_t *s = fresh("vs_negpart");
+    CHECK_OK(view_store_ensure(s, "revenue", 1, NULL, TOPIC));
+    CHECK_OK(view_store_begin(s, "revenue", 1, TOPIC));
+    view_change_t c = chg("a", "1", -1, 0);
+    CHECK_EQ_INT(view_store_apply(s, &c), KP_EINVAL);
+    CHECK_EQ_INT(view_store_advance(s, -3, 5), KP_EINVAL);
+    view_store_rollback(s);
+    view_store_close(s);
+}
+
+/* After a long read let the WAL grow past journal_size_limit, the next
+ * commit after a checkpoint shrinks it back to the limit. */
+TEST(wal_shrinks_after_a_long_read)
+{
+    view_store_t *s = fresh("vs_walsize");
+    CHECK_OK(view_store_ensure(s, "revenue", 1, NULL, TOPIC));
+    sqlite3 *db = reader();
+    CHECK(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM kappa_views;", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    static char big[1 << 20];
+    memset(big, 'x', sizeof big - 1);
+    int64_t off = 0;
+    for (int i = 0; i < 72; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        view_change_t c = chg(k, big, 0, off);
+        apply_batch(s, &c, 1, ++off);
+    }
+    char wal[4300];
+    snprintf(wal, sizeof wal, "%s-wal", db_path);
+    struct stat sb;
+    CHECK(stat(wal, &sb) == 0 && sb.st_size > 72LL << 20);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    /* The next commits checkpoint, restart the WAL and truncate it. */
+    for (int i = 0; i < 3; i++) {
+        view_change_t c = chg("small", "1", 0, off);
+        apply_batch(s, &c, 1, ++off);
+    }
+    CHECK(stat(wal, &sb) == 0);
+    if (sb.st_size > 64LL << 20)
+        test_fail(__FILE__, __LINE__, "the WAL is still %lld bytes", (long long)sb.st_size);
+    view_store_close(s);
+}
+
 TEST(quoted_identifiers)
 {
     /* names are validated before they reach SQL */
@@ -452,6 +501,8 @@ int main(void)
     RUN(alias);
     RUN(drop);
     RUN(blob_keys);
+    RUN(negative_partition);
+    RUN(wal_shrinks_after_a_long_read);
     RUN(quoted_identifiers);
     RUN(two_writers);
     for (int i = 0; i < ndirs; i++)
