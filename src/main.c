@@ -22,6 +22,7 @@ static int usage(FILE *out)
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
             "  view sink VIEW --version V --to TARGET  apply a view to SQLite (or another store)\n"
+            "  view list|get|query  read materialized views through the HTTP query API\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
             "  nexmark gen --events N [...]  the Nexmark benchmark's events, to a topic or file\n"
             "  group list|describe|seek|delete  consumer groups, offsets and lag\n"
@@ -47,9 +48,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "view") == 0) {
         if (argc >= 3 && strcmp(argv[2], "sink") == 0)
             return cli_view_sink(argc - 3, argv + 3);
-        fprintf(stderr, "kappa view: unknown subcommand '%s' (this build has: sink)\n",
-                argc >= 3 ? argv[2] : "");
-        return 2;
+        return cli_view(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "bench") == 0)
         return cli_bench(argc - 2, argv + 2);

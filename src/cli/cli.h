@@ -15,6 +15,7 @@ int cli_group(int argc, char **argv);   /* kappa group list|describe|seek|delete
 int cli_cluster(int argc, char **argv); /* kappa cluster info|health */
 int cli_completion(int argc, char **argv); /* kappa completion bash */
 int cli_topic(int argc, char **argv);   /* kappa topic create|list|describe|... */
+int cli_view(int argc, char **argv);    /* kappa view list|get|query */
 int cli_view_sink(int argc, char **argv); /* kappa view sink (args after "sink") */
 
 #endif

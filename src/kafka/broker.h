@@ -115,6 +115,7 @@ struct broker {
     /* More samples for GET /metrics from outside the broker (the job host's
      * gauges); called on the loop thread; NULL: none. */
     void (*metrics_extra)(struct prom_buf *b);
+    struct views_api *views_api; /* the view query API on http */
 };
 
 int broker_start(broker_t *b, const broker_config_t *cfg);

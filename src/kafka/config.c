@@ -42,6 +42,7 @@ void broker_config_defaults(broker_config_t *c)
     snprintf(c->http_listener, sizeof c->http_listener, "127.0.0.1:9644");
     c->log_level = KP_LOG_INFO;
     c->fsync_workers = 1;
+    c->views_query_timeout_ms = 10000;
     log_config_defaults(&c->log);
 }
 
@@ -201,6 +202,13 @@ int broker_config_set(broker_config_t *c, const char *key, const char *v, char *
             rc = -1;
         else
             snprintf(c->jobs_state_dir, sizeof c->jobs_state_dir, "%s", v);
+    } else if (strcmp(key, "kappa.views.db") == 0) {
+        if (strlen(v) >= sizeof c->views_db)
+            rc = KP_EINVAL;
+        else
+            snprintf(c->views_db, sizeof c->views_db, "%s", v);
+    } else if (strcmp(key, "kappa.views.query.timeout.ms") == 0) {
+        rc = parse_i64(v, 1, INT32_MAX, &c->views_query_timeout_ms);
     } else if (strcmp(key, "kappa.fsync.workers") == 0) {
         rc = parse_i64(v, 0, 16, &x);
         c->fsync_workers = (int)x;

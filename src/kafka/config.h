@@ -44,6 +44,8 @@ typedef struct broker_config {
     char jobs[8192];                        /* kappa.jobs: NAME@VERSION=PLUGIN,... */
     char jobs_state_dir[4096];              /* kappa.jobs.state.dir ("": LOG_DIR.jobs) */
     int jobs_metrics_port;                  /* kappa.jobs.metrics.port: job i on +i; 0 off */
+    char views_db[4096];                    /* kappa.views.db ("": LOG_DIR.views.db) */
+    int64_t views_query_timeout_ms;         /* kappa.views.query.timeout.ms */
     log_config_t log;                       /* topic defaults: log.* keys */
 } broker_config_t;
 

@@ -22,6 +22,7 @@
 #include "../core/kp_mem.h"
 #include "../core/logging.h"
 #include "../serve/http.h"
+#include "../serve/views_api.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -280,17 +281,34 @@ int broker_http_start(broker_t *b)
     int rc = http_start(b->loop, b->cfg.http_listener, &b->http);
     if (rc)
         return rc;
+    /* The view store: kappa.views.db, else beside the log directory. */
+    char db[4200];
+    if (b->cfg.views_db[0]) {
+        snprintf(db, sizeof db, "%s", b->cfg.views_db);
+    } else {
+        size_t n = strlen(b->cfg.log_dir);
+        while (n > 1 && b->cfg.log_dir[n - 1] == '/')
+            n--;
+        snprintf(db, sizeof db, "%.*s.views.db", (int)n, b->cfg.log_dir);
+    }
     if ((rc = http_route(b->http, "GET", "/metrics", metrics_handler, b)) != 0 ||
-        (rc = http_route(b->http, "GET", "/health", health_handler, b)) != 0) {
+        (rc = http_route(b->http, "GET", "/health", health_handler, b)) != 0 ||
+        (rc = views_api_register(b->http, db, b->cfg.views_query_timeout_ms,
+                                 &b->views_api)) != 0) {
         broker_http_stop(b);
         return rc;
     }
-    KP_INFO("HTTP listener on %s (GET /metrics, /health)", b->cfg.http_listener);
+    KP_INFO("HTTP listener on %s (GET /metrics, /health, /v1/views over %s; POST /v1/query)",
+            b->cfg.http_listener, db);
     return 0;
 }
 
 void broker_http_stop(broker_t *b)
 {
+    views_api_shutdown(b->views_api);
     http_stop(b->http);
     b->http = NULL;
+    /* After http_stop: no request or stream still holds a reader. */
+    views_api_free(b->views_api);
+    b->views_api = NULL;
 }

@@ -1,15 +1,23 @@
 /*
- * http.c -- libmicrohttpd on kappa's event loop.
+ * http.c -- libmicrohttpd with a thread per connection, and a hop to
+ * kappa's event loop for the routes that read broker state.
  *
  * Invariants:
- *  (1) MHD never runs a thread: it is started without
- *      MHD_USE_INTERNAL_POLLING_THREAD and only MHD_run() on the loop thread
- *      drives it.  Its epoll descriptor sits in the loop's epoll set; its
- *      timeouts (idle connections, pending work) arm one loop timer.
- *  (2) We create the listening socket ourselves so a bind failure is reported
+ *  (1) MHD runs its own threads (a listening thread and one per
+ *      connection), so a slow handler or a long-lived stream never stalls
+ *      the broker.  Routes registered with http_route() still run on the
+ *      loop thread: the connection thread queues a loop_call_t, wakes the
+ *      loop through an eventfd and sleeps until the loop has answered.
+ *  (2) A queued call is owned by its connection thread; the loop only
+ *      borrows it between taking it off the queue (`taken`) and setting
+ *      `done`.  When the server stops, calls not yet taken are answered 503
+ *      by their own thread, so stopping never waits for a loop that no
+ *      longer runs.
+ *  (3) We create the listening socket ourselves so a bind failure is reported
  *      with the address, and IPv6 literals work the same as for the Kafka
  *      listeners.
- *  (3) Every response is built from a kp_malloc'd body the server frees.
+ *  (4) Every response is built from a kp_malloc'd body the server frees, or
+ *      from a stream whose stream_free MHD calls exactly once.
  */
 #include "serve/http.h"
 
@@ -22,8 +30,10 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,15 +44,28 @@ typedef struct route {
     char prefix[128];
     http_handler_fn *fn;
     void *ctx;
+    bool threaded;              /* run on the connection thread */
 } route_t;
+
+/* A request handed to the loop thread (invariant (2)). */
+typedef struct loop_call {
+    const route_t *route;
+    const http_request_t *req;
+    http_response_t *resp;
+    bool taken, done;
+    struct loop_call *next;
+} loop_call_t;
 
 struct http_server {
     loop_t *loop;
     struct MHD_Daemon *d;
     int listen_fd;
-    int epoll_fd;
     int port;
-    loop_timer_t timer;
+    int wake_fd;                /* eventfd: calls are queued */
+    pthread_mutex_t mu;         /* guards the queue, taken/done, stopping */
+    pthread_cond_t cv;          /* a call is done, or the server stops */
+    loop_call_t *head, *tail;
+    bool stopping;
     route_t routes[HTTP_MAX_ROUTES];
     int nroutes;
 };
@@ -54,28 +77,72 @@ typedef struct upload {
     bool too_large;
 } upload_t;
 
-static void drive(http_server_t *s);
-
-static void on_timer(loop_t *l, void *ctx)
+/* Loop thread: run every queued call.  The handlers run without the lock,
+ * so a handler may take as long as it needs without blocking the queue. */
+static void on_wake(loop_t *l, int fd, uint32_t events, void *ctx)
 {
-    (void)l;
-    drive(ctx);
+    (void)l, (void)events;
+    http_server_t *s = ctx;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        KP_WARN("http: reading the wake-up eventfd: %s", strerror(errno));
+    pthread_mutex_lock(&s->mu);
+    loop_call_t *c = s->head;
+    s->head = s->tail = NULL;
+    for (loop_call_t *p = c; p; p = p->next)
+        p->taken = true;
+    pthread_mutex_unlock(&s->mu);
+    while (c) {
+        loop_call_t *next = c->next;
+        c->route->fn(c->req, c->resp, c->route->ctx);
+        pthread_mutex_lock(&s->mu);
+        c->done = true;         /* c belongs to its connection thread again */
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        c = next;
+    }
 }
 
-/* Run MHD, then re-arm the timer from its next deadline (invariant (1)). */
-static void drive(http_server_t *s)
+/* Connection thread: run a loop route on the loop thread and wait. */
+static void call_on_loop(http_server_t *s, const route_t *r, const http_request_t *req,
+                         http_response_t *resp)
 {
-    MHD_run(s->d);
-    MHD_UNSIGNED_LONG_LONG ms;
-    loop_timer_stop(s->loop, &s->timer);
-    if (MHD_get_timeout(s->d, &ms) == MHD_YES)
-        loop_timer_start(s->loop, &s->timer, ms > 60000 ? 60000 : (int64_t)ms, on_timer, s);
-}
-
-static void on_epoll(loop_t *l, int fd, uint32_t events, void *ctx)
-{
-    (void)l, (void)fd, (void)events;
-    drive(ctx);
+    loop_call_t c = {.route = r, .req = req, .resp = resp};
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        http_error(resp, 503, "the server is shutting down");
+        return;
+    }
+    if (s->tail)
+        s->tail->next = &c;
+    else
+        s->head = &c;
+    s->tail = &c;
+    pthread_mutex_unlock(&s->mu);
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof one) < 0)
+        KP_WARN("http: waking the loop: %s", strerror(errno));
+    pthread_mutex_lock(&s->mu);
+    while (!c.done && !(s->stopping && !c.taken))
+        pthread_cond_wait(&s->cv, &s->mu);
+    if (!c.done) {
+        /* Stopping and never taken: unlink it (invariant (2)). */
+        loop_call_t **pp = &s->head, *prev = NULL;
+        while (*pp && *pp != &c) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        if (*pp) {
+            *pp = c.next;
+            if (s->tail == &c)
+                s->tail = prev;
+        }
+        pthread_mutex_unlock(&s->mu);
+        http_error(resp, 503, "the server is shutting down");
+        return;
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 __attribute__((format(printf, 2, 0)))
@@ -90,13 +157,57 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     KP_WARN("%s", line);
 }
 
+/* A streamed body (see http_stream_fn). */
+typedef struct stream {
+    http_stream_fn *fn;
+    void *ctx;
+    void (*free_fn)(void *ctx);
+} stream_t;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream_t *st = cls;
+    ssize_t n = st->fn(st->ctx, buf, max);
+    if (n > 0)
+        return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_done(void *cls)
+{
+    stream_t *st = cls;
+    if (st->free_fn)
+        st->free_fn(st->ctx);
+    kp_free(st);
+}
+
 static enum MHD_Result queue(struct MHD_Connection *c, http_response_t *resp)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
-        resp->len, resp->body ? resp->body : (char *)"", resp->body ? kp_free : NULL);
-    if (!r) {
+    struct MHD_Response *r;
+    if (resp->stream) {
         kp_free(resp->body);
-        return MHD_NO;
+        stream_t *st = kp_malloc(sizeof *st);
+        if (!st) {
+            if (resp->stream_free)
+                resp->stream_free(resp->stream_ctx);
+            return MHD_NO;
+        }
+        *st = (stream_t){resp->stream, resp->stream_ctx, resp->stream_free};
+        /* Unknown size: MHD sends it chunked and keeps the connection. */
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st,
+                                              stream_done);
+        if (!r) {
+            stream_done(st);
+            return MHD_NO;
+        }
+    } else {
+        r = MHD_create_response_from_buffer_with_free_callback(
+            resp->len, resp->body ? resp->body : (char *)"", resp->body ? kp_free : NULL);
+        if (!r) {
+            kp_free(resp->body);
+            return MHD_NO;
+        }
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "text/plain; charset=utf-8");
@@ -194,7 +305,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         path_known = true;
         if (strcmp(r->method, method) != 0)
             continue;
-        r->fn(&req, &resp, r->ctx);
+        if (r->threaded) {
+            r->fn(&req, &resp, r->ctx);
+        } else {
+            call_on_loop(s, r, &req, &resp);
+            if (resp.stream) {
+                /* Streams block: loop routes must not return one. */
+                if (resp.stream_free)
+                    resp.stream_free(resp.stream_ctx);
+                resp.stream = NULL;
+                http_error(&resp, 500, "internal error: a loop route returned a stream");
+            }
+        }
         return queue(c, &resp);
     }
     if (path_known)
@@ -267,58 +389,78 @@ int http_start(loop_t *l, const char *listen_addr, http_server_t **out)
     if (!s)
         return KP_ENOMEM;
     s->loop = l;
-    loop_timer_init(&s->timer);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     int rc = http_bind(listen_addr, &s->listen_fd, &s->port);
     if (rc) {
         KP_ERROR("cannot listen on %s: %s (set kappa.http.listener, or \"\" to "
                  "turn the HTTP listener off)", listen_addr,
                  rc == KP_EINVAL ? "not a HOST:PORT address" : kp_strerror(rc));
-        kp_free(s);
-        return rc;
+        goto fail_mu;
     }
-    s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->wake_fd < 0 || (rc = loop_add(l, s->wake_fd, EPOLLIN, on_wake, s)) != 0) {
+        rc = s->wake_fd < 0 ? -errno : rc;
+        KP_ERROR("cannot set up the HTTP server's wake-up descriptor: %s", kp_strerror(rc));
+        if (s->wake_fd >= 0)
+            close(s->wake_fd);
+        close(s->listen_fd);
+        goto fail_mu;
+    }
+    s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            /* MHD clears a connection's pool between
+                             * requests: 16 KiB holds any header we take. */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
                             MHD_OPTION_END);
     if (!s->d) {
         KP_ERROR("cannot start the HTTP server on %s", listen_addr);
+        loop_del(l, s->wake_fd);
+        close(s->wake_fd);
         close(s->listen_fd);
-        kp_free(s);
-        return KP_EINVAL;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
-    s->epoll_fd = di ? di->epoll_fd : -1;
-    if (s->epoll_fd < 0 || (rc = loop_add(l, s->epoll_fd, EPOLLIN, on_epoll, s)) != 0) {
-        KP_ERROR("cannot watch the HTTP server's descriptor");
-        MHD_stop_daemon(s->d);
-        close(s->listen_fd);
-        kp_free(s);
-        return rc ? rc : KP_EINVAL;
+        rc = KP_EINVAL;
+        goto fail_mu;
     }
     *out = s;
     return 0;
+fail_mu:
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    kp_free(s);
+    return rc;
 }
 
 void http_stop(http_server_t *s)
 {
     if (!s)
         return;
-    loop_timer_stop(s->loop, &s->timer);
-    loop_del(s->loop, s->epoll_fd);
+    /* Release the connection threads waiting for the loop first (they
+     * would otherwise block MHD_stop_daemon's joins), then stop MHD. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
     /* Take the listening socket back first: MHD would close it itself, and
-     * we opened it (invariant (2)). */
+     * we opened it (invariant (3)). */
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     MHD_stop_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    loop_del(s->loop, s->wake_fd);
+    close(s->wake_fd);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
     kp_free(s);
 }
 
-int http_route(http_server_t *s, const char *method, const char *path_prefix,
-               http_handler_fn *fn, void *ctx)
+static int add_route(http_server_t *s, const char *method, const char *path_prefix,
+                     http_handler_fn *fn, void *ctx, bool threaded)
 {
     if (s->nroutes == HTTP_MAX_ROUTES || strlen(method) >= sizeof s->routes[0].method ||
         strlen(path_prefix) >= sizeof s->routes[0].prefix || !path_prefix[0])
@@ -328,7 +470,27 @@ int http_route(http_server_t *s, const char *method, const char *path_prefix,
     snprintf(r->prefix, sizeof r->prefix, "%s", path_prefix);
     r->fn = fn;
     r->ctx = ctx;
+    r->threaded = threaded;
     return 0;
+}
+
+int http_route(http_server_t *s, const char *method, const char *path_prefix,
+               http_handler_fn *fn, void *ctx)
+{
+    return add_route(s, method, path_prefix, fn, ctx, false);
+}
+
+int http_route_threaded(http_server_t *s, const char *method, const char *path_prefix,
+                        http_handler_fn *fn, void *ctx)
+{
+    return add_route(s, method, path_prefix, fn, ctx, true);
+}
+
+int http_request_fd(const http_request_t *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->mhd_conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
 }
 
 int http_port(const http_server_t *s)
