@@ -20,9 +20,12 @@ typedef struct stream_desc {
     bool input_is_table[STREAM_DESC_MAX];
     int ninputs;
     /* Sink topics and the late topic, as the plugin names them (the
-     * versioned topic is NAME.vVERSION). */
+     * versioned topic is NAME.vVERSION); not views' backing topics. */
     char outputs[STREAM_DESC_MAX][256];
     int noutputs;
+    /* Views (kappa_view): backing topic __kappa_view.VIEW.vVERSION. */
+    char views[STREAM_DESC_MAX][128];
+    int nviews;
 } stream_desc_t;
 
 /*

@@ -1368,12 +1368,15 @@ static int run_loop(runner_t *rn)
 }
 
 /* --versioned-outputs: sink topic T becomes T.vVERSION (and so does the late
- * topic).  Done after planning, so the graph checks saw the user's names. */
+ * topic).  Done after planning, so the graph checks saw the user's names.
+ * Views are versioned already (__kappa_view.VIEW.vVERSION). */
 static int version_outputs(kappa_job_t *job)
 {
     for (int i = 0; i <= job->nnodes; i++) {
         char *topic = i < job->nnodes ? job->nodes[i]->topic : job->late_topic;
-        if ((i < job->nnodes && job->nodes[i]->type != NODE_SINK) || !topic[0])
+        if ((i < job->nnodes &&
+             (job->nodes[i]->type != NODE_SINK || job->nodes[i]->view[0])) ||
+            !topic[0])
             continue;
         char v[STREAM_TOPIC_MAX + 16];
         int n = snprintf(v, sizeof v, "%s.v%d", topic, job->version);
