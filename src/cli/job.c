@@ -45,6 +45,13 @@ static void usage(FILE *f)
             "      --from earliest|latest|@TS_MS  where sources start without a committed\n"
             "                                offset in the job's group (default earliest)\n"
             "      --versioned-outputs       write sink topic T as T.vV (as deployed jobs do)\n"
+            "      --stable-outputs          also write the stable topic T (with\n"
+            "                                --versioned-outputs; promote, docs/jobs.md)\n"
+            "      --stable-from CUT         ... only for inputs at or after CUT\n"
+            "                                (topic:partition=offset,...)\n"
+            "      --stable-until CUT        ... only for inputs before CUT\n"
+            "      --stable-wait-group G     before writing T past --stable-from, wait until\n"
+            "                                group G has committed past the cut\n"
             "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
             "      --views TARGET            where the job's views (kappa_view) are applied:\n"
             "                                sqlite:PATH or a PATH (default STATE_DIR/views.db),\n"
@@ -98,6 +105,10 @@ static int job_run(int argc, char **argv)
             o.versioned_outputs = 1;
             continue;
         }
+        if (strcmp(a, "--stable-outputs") == 0) {
+            o.stable_outputs = 1;
+            continue;
+        }
         if (a[0] == '-' && !val) {
             fprintf(stderr, "kappa job run: %s needs a value (see --help)\n", a);
             return 2;
@@ -134,6 +145,13 @@ static int job_run(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--http") == 0) {
             o.http = val;
+            i++;
+        } else if (strcmp(a, "--stable-from") == 0 || strcmp(a, "--stable-until") == 0) {
+            *(a[9] == 'f' ? &o.stable_from : &o.stable_until) = val;
+            o.stable_outputs = 1;
+            i++;
+        } else if (strcmp(a, "--stable-wait-group") == 0) {
+            o.stable_wait_group = val;
             i++;
         } else if (strcmp(a, "--views") == 0) {
             if (!*val) {
