@@ -338,6 +338,12 @@ typedef struct kappa_run_opts {
      * so versions of a job running side by side never mix their outputs
      * (`kappa job deploy` runs versions this way). */
     int versioned_outputs;
+    /* Nonzero: every record a task writes to a sink, view or repartition
+     * topic carries a kappa.src header naming the source record (topic,
+     * partition, offset) whose processing emitted it, which `kappa job
+     * diff` and promote rely on (docs/jobs.md, "Source tags").  Implied by
+     * versioned_outputs. */
+    int source_tags;
     /* Promote (docs/jobs.md "Promote"): nonzero, every record a sink
      * writes to T.vVERSION is also written to the stable topic T, in the
      * same transaction, when its source tag lies in the stable range

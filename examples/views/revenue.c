@@ -13,6 +13,10 @@
  * --param exclude_refunds=true and leaves them out -- two versions of one
  * view side by side (revenue@v1, revenue@v2), the alias switched when v2
  * has caught up.
+ *
+ * Parameter topic=T (default none) also writes the same rows to topic T,
+ * so the example has an output topic beside its view (`kappa job diff`
+ * compares both).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE             /* memmem */
@@ -91,5 +95,9 @@ int kappa_job_define(kappa_job_t *job)
         .window = {.type = KAPPA_WINDOW_TUMBLING, .size_ms = 60000},
         .emit = KAPPA_EMIT_CHANGES,
     };
-    return kappa_view(kappa_aggregate(orders, "per_minute", &ao), "revenue", NULL);
+    kappa_stream_t *rows = kappa_aggregate(orders, "per_minute", &ao);
+    const char *topic = kappa_job_param(job, "topic", NULL);
+    if (topic && kappa_sink(rows, topic, NULL) != 0)
+        return -1;
+    return kappa_view(rows, "revenue", NULL);
 }

@@ -44,7 +44,10 @@ static void usage(FILE *f)
             "      --param KEY=VALUE         a job parameter (kappa_job_param); repeatable\n"
             "      --from earliest|latest|@TS_MS  where sources start without a committed\n"
             "                                offset in the job's group (default earliest)\n"
-            "      --versioned-outputs       write sink topic T as T.vV (as deployed jobs do)\n"
+            "      --versioned-outputs       write sink topic T as T.vV (as deployed jobs do);\n"
+            "                                implies --source-tags\n"
+            "      --source-tags             tag every output record with the input record\n"
+            "                                that caused it (header kappa.src; docs/jobs.md)\n"
             "      --stable-outputs          also write the stable topic T (with\n"
             "                                --versioned-outputs; promote, docs/jobs.md)\n"
             "      --stable-from CUT         ... only for inputs at or after CUT\n"
@@ -103,6 +106,10 @@ static int job_run(int argc, char **argv)
         }
         if (strcmp(a, "--versioned-outputs") == 0) {
             o.versioned_outputs = 1;
+            continue;
+        }
+        if (strcmp(a, "--source-tags") == 0) {
+            o.source_tags = 1;
             continue;
         }
         if (strcmp(a, "--stable-outputs") == 0) {

@@ -405,6 +405,8 @@ static int job_deploy(int argc, char **argv)
            name, v->version, v->nparts, total, from);
     for (int i = 0; i < v->noutputs; i++)
         printf("%s %s.v%d", i ? "," : "; outputs", v->outputs[i], v->version);
+    for (int i = 0; i < v->nviews; i++)
+        printf("%s %s@v%d", i ? "," : "; views", v->views[i], v->version);
     printf("\n");
     status = 0;
 out:

@@ -23,7 +23,7 @@ typedef struct stream_desc {
      * versioned topic is NAME.vVERSION); not views' backing topics. */
     char outputs[STREAM_DESC_MAX][256];
     int noutputs;
-    /* Views (kappa_view): backing topic __kappa_view.VIEW.vVERSION. */
+    /* Views (kappa_view), by name: backing topic __kappa_view.VIEW.vVERSION. */
     char views[STREAM_DESC_MAX][128];
     int nviews;
 } stream_desc_t;

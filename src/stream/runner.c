@@ -245,6 +245,7 @@ int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_
         return KP_ENOTFOUND;
     }
     if (wm_report != STREAM_WM_NONE) {
+        /* A watermark report is control, not output: never tagged. */
         rd_kafka_headers_t *h = rd_kafka_headers_new(2);
         uint8_t wm[8], up[4];
         kp_put_be64(wm, (uint64_t)wm_report);
@@ -263,8 +264,18 @@ int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_
     if (r->timestamp <= 0) {
         uint8_t ts[8];
         kp_put_be64(ts, (uint64_t)r->timestamp);
-        h = rd_kafka_headers_new(1);
+        h = rd_kafka_headers_new(2);
         rd_kafka_header_add(h, STREAM_HDR_EVENT_TIME, -1, ts, 8);
+    }
+    if (t->source_tags && t->tag.topic) {
+        uint8_t tag[CUT_TAG_MAX];
+        int n = cut_tag_encode(&t->tag, tag, sizeof tag);
+        if (n > 0) {
+            if (!h)
+                h = rd_kafka_headers_new(1);
+            rd_kafka_header_add(h, CUT_TAG_HEADER, (ssize_t)strlen(CUT_TAG_HEADER), tag,
+                                (size_t)n);
+        }
     }
     return produce(t, topic, partition, r->key, r->key_len, r->value, r->value_len,
                    r->timestamp > 0 ? r->timestamp : 1, h, NULL);
@@ -656,6 +667,7 @@ static task_t *task_open(runner_t *rn, subtopo_t *st, int32_t partition)
     task_t *t = kp_calloc(1, sizeof *t);
     if (!t || task_init(t, rn, st, partition) != 0)
         goto fail;
+    t->source_tags = rn->opts.source_tags != 0;
     for (int i = 0; i < st->ninputs; i++)
         if (st->upstreams[i] >= 0 &&
             task_set_input_upstreams(t, i, rn->job->subtopos[st->upstreams[i]].partitions))
@@ -1218,6 +1230,18 @@ static int handle(runner_t *rn, rd_kafka_message_t *m)
     kappa_record_t r = {m->key, m->key_len, m->payload, m->len, 0};
     stream_record_epoch++;      /* a new record: field lookups check it afresh */
     r.timestamp = event_time(node, &r, kts);
+    if (node->type == NODE_REPART_SOURCE && t->source_tags) {
+        /* The record carries the source record that caused it upstream. */
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t vl;
+        cut_tag_t tag;
+        if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            rd_kafka_header_get_last(h, CUT_TAG_HEADER, &v, &vl) == 0 &&
+            cut_tag_decode(v, vl, &tag) == 0 &&
+            (tag.topic = task_source_topic(t, tag.topic, tag.topic_len)) != NULL)
+            return task_offer_tagged(t, in, &r, m->offset, &tag);
+    }
     return task_offer(t, in, &r, m->offset);
 }
 
@@ -1374,8 +1398,9 @@ static int version_outputs(kappa_job_t *job)
 {
     for (int i = 0; i <= job->nnodes; i++) {
         char *topic = i < job->nnodes ? job->nodes[i]->topic : job->late_topic;
-        if ((i < job->nnodes &&
-             (job->nodes[i]->type != NODE_SINK || job->nodes[i]->view[0])) ||
+        /* A view's backing topic is versioned by its name already
+         * (__kappa_view.VIEW.vV). */
+        if ((i < job->nnodes && (job->nodes[i]->type != NODE_SINK || job->nodes[i]->view[0])) ||
             !topic[0])
             continue;
         char v[STREAM_TOPIC_MAX + 16];
@@ -1417,6 +1442,8 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
         job_free(job);
         return 2;
     }
+    if (rn.opts.versioned_outputs)
+        rn.opts.source_tags = 1;
     if (rn.opts.versioned_outputs && version_outputs(job) != 0) {
         KP_ERROR("job %s: %s", job->prefix, job->error);
         job_free(job);

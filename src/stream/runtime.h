@@ -10,6 +10,7 @@
 #ifndef KP_STREAM_RUNTIME_H
 #define KP_STREAM_RUNTIME_H
 
+#include "jobs/cut.h"
 #include "stream/stream_int.h"
 
 #include <librdkafka/rdkafka.h>
@@ -34,6 +35,7 @@ typedef struct pending {
     int64_t offset;
     int64_t wm;                     /* a watermark report (repartition input) ... */
     int up;                         /* ... from this upstream task; -1 for data */
+    cut_tag_t tag;                  /* its source tag (topic NULL: none) */
 } pending_t;
 
 /* One input of a task: a partition of a source, repartition or table topic. */
@@ -81,6 +83,11 @@ typedef struct task {
     /* operator context */
     const kappa_window_t *cur_window;
     int failed;                     /* an operator returned an error */
+    /* Source tags (runner option source_tags): the source record whose
+     * processing is under way; every output carries it (runner_produce).
+     * tag.topic points at a source node's topic (stable), NULL: none yet. */
+    bool source_tags;
+    cut_tag_t tag;
     void *ext;                      /* task.c's scratch buffers */
     rd_kafka_topic_t *out_topics[32];   /* runner: output topics, metadata warmed */
     int nout_topics;
@@ -102,6 +109,16 @@ int task_after_restore(task_t *t);
  * idle -- so replays interleave the inputs exactly as the first run did.
  */
 int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset);
+/*
+ * The same with the record's source tag: a repartition record's kappa.src
+ * header (tag->topic must point at the topic of one of the job's source or
+ * table nodes).  task_offer gives a source or table record the tag of its
+ * own position and a repartition record none.
+ */
+int task_offer_tagged(task_t *t, int in, const kappa_record_t *r, int64_t offset,
+                      const cut_tag_t *tag);
+/* The job's source or table topic named topic[0..len) (stable storage), or NULL. */
+const char *task_source_topic(const task_t *t, const char *topic, size_t len);
 /* A watermark report from upstream task `up` on repartition input `in`. */
 int task_offer_watermark(task_t *t, int in, int up, int64_t wm, int64_t offset);
 /* Single-input shorthands (input 0). */

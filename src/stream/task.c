@@ -1132,6 +1132,9 @@ void task_free(task_t *t)
     t->state = NULL;
 }
 
+/* The current source tag's entry (store key TASK_META_STORE, 's'). */
+#define TASK_META_TAG_KEY ((const uint8_t *)"\xff" "s")
+
 /* Meta entry: i64 watermark, i64 reported_wm, u32 ninputs, then per input
  * i64 max_ts, u32 nup, nup x i64. */
 static int meta_put(task_t *t)
@@ -1148,7 +1151,27 @@ static int meta_put(task_t *t)
     if (rc == 0)
         rc = store_put(t->state, &key, 1, b.p, b.len);
     kp_free(b.p);
+    if (rc == 0 && t->source_tags && t->tag.topic) {
+        /* The current tag is state too: a restarted task whose first work
+         * is a watermark report tags what that report closes as the
+         * uninterrupted run did. */
+        uint8_t tag[CUT_TAG_MAX];
+        int n = cut_tag_encode(&t->tag, tag, sizeof tag);
+        if (n > 0)
+            rc = store_put(t->state, TASK_META_TAG_KEY, 2, tag, (size_t)n);
+    }
     return rc ? KP_ENOMEM : 0;
+}
+
+static void meta_get_tag(task_t *t)
+{
+    size_t vlen;
+    const uint8_t *v = store_get(t->state, TASK_META_TAG_KEY, 2, &vlen);
+    cut_tag_t tag;
+    t->tag = (cut_tag_t){0};
+    if (v && cut_tag_decode(v, vlen, &tag) == 0 &&
+        (tag.topic = task_source_topic(t, tag.topic, tag.topic_len)) != NULL)
+        t->tag = tag;
 }
 
 static void meta_get(task_t *t)
@@ -1303,16 +1326,28 @@ static int proc_fire(task_t *t, kappa_stream_t *n, const uint8_t *k, size_t klen
 int task_after_restore(task_t *t)
 {
     meta_get(t);
+    meta_get_tag(t);
     timers_clear(t);
     return store_each(t->state, rebuild_timer, t);
 }
 
-/* Take one record of input `in` through the graph. */
-static int take(task_t *t, int in, const kappa_record_t *r, int64_t offset)
+/* Take one record of input `in` through the graph.  Everything it emits,
+ * and every timer it lets fire, carries its source tag. */
+static int take(task_t *t, int in, const kappa_record_t *r, int64_t offset,
+                const cut_tag_t *tag)
 {
     task_input_t *x = &t->in[in];
     x->next_offset = offset + 1;
     t->busy = true;
+    if (tag) {
+        t->tag = *tag;
+    } else if (x->node->type != NODE_REPART_SOURCE) {
+        t->tag = (cut_tag_t){x->node->topic, strlen(x->node->topic), t->partition, offset};
+    } else {
+        /* An untagged repartition record (an upstream without tags): its
+         * outputs must not claim the previous record's input. */
+        t->tag = (cut_tag_t){0};
+    }
     /* An event time far outside any calendar would overflow window and
      * watermark arithmetic (and collide with the sentinels): such a record
      * is late by definition -- counted, sent to the late topic, skipped. */
@@ -1376,7 +1411,7 @@ static int drain(task_t *t)
         x->len--;
         stream_record_epoch++;  /* buffered copies may reuse a freed copy's address */
         int rc = p.up >= 0 ? take_watermark(t, best, p.up, p.wm, p.offset)
-                           : take(t, best, &p.r, p.offset);
+                           : take(t, best, &p.r, p.offset, p.tag.topic ? &p.tag : NULL);
         kp_free((void *)p.r.key);
         kp_free((void *)p.r.value);
         if (rc)
@@ -1385,7 +1420,8 @@ static int drain(task_t *t)
     return t->failed;
 }
 
-static int enqueue(task_t *t, int in, const kappa_record_t *r, int64_t offset, int up, int64_t wm)
+static int enqueue(task_t *t, int in, const kappa_record_t *r, int64_t offset, int up, int64_t wm,
+                   const cut_tag_t *tag)
 {
     task_input_t *x = &t->in[in];
     if (x->len == x->cap) {
@@ -1401,6 +1437,8 @@ static int enqueue(task_t *t, int in, const kappa_record_t *r, int64_t offset, i
         x->head = 0;
     }
     pending_t p = {.offset = offset, .up = up, .wm = wm};
+    if (tag)
+        p.tag = *tag;       /* tag->topic is a node's topic: no copy needed */
     if (r) {
         p.r = *r;
         p.r.key = NULL;
@@ -1422,23 +1460,41 @@ static int enqueue(task_t *t, int in, const kappa_record_t *r, int64_t offset, i
     return 0;
 }
 
-int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset)
+int task_offer_tagged(task_t *t, int in, const kappa_record_t *r, int64_t offset,
+                      const cut_tag_t *tag)
 {
     t->in[in].at_end = false;
     t->in[in].idle = false;
     if (t->in[in].node->type != NODE_TABLE)
         t->idle = false;        /* reported as active again at the next commit */
     if (t->nin == 1)
-        return take(t, in, r, offset);
-    int rc = enqueue(t, in, r, offset, -1, 0);
+        return take(t, in, r, offset, tag);
+    int rc = enqueue(t, in, r, offset, -1, 0, tag);
     return rc ? rc : drain(t);
+}
+
+int task_offer(task_t *t, int in, const kappa_record_t *r, int64_t offset)
+{
+    return task_offer_tagged(t, in, r, offset, NULL);
+}
+
+const char *task_source_topic(const task_t *t, const char *topic, size_t len)
+{
+    const kappa_job_t *job = t->st->input->job;
+    for (int i = 0; i < job->nnodes; i++) {
+        const kappa_stream_t *n = job->nodes[i];
+        if ((n->type == NODE_SOURCE || n->type == NODE_TABLE) && strlen(n->topic) == len &&
+            memcmp(n->topic, topic, len) == 0)
+            return n->topic;
+    }
+    return NULL;
 }
 
 int task_offer_watermark(task_t *t, int in, int up, int64_t wm, int64_t offset)
 {
     if (t->nin == 1)
         return take_watermark(t, in, up, wm, offset);
-    int rc = enqueue(t, in, NULL, offset, up, wm);
+    int rc = enqueue(t, in, NULL, offset, up, wm, NULL);
     return rc ? rc : drain(t);
 }
 
