@@ -92,7 +92,7 @@ static const char completion_bash[] =
     "            cluster) _kappa_complete_words \"info health\" ;;\n"
     "            view) _kappa_complete_words \"list get query sink\" ;;\n"
     "            log) _kappa_complete_words \"check\" ;;\n"
-    "            job) _kappa_complete_words \"run deploy list stop start status\" ;;\n"
+    "            job) _kappa_complete_words \"run deploy list stop start status promote retire\" ;;\n"
     "            nexmark) _kappa_complete_words \"gen\" ;;\n"
     "            bench) _kappa_complete_words \"produce consume\" ;;\n"
     "            completion) _kappa_complete_words \"bash\" ;;\n"

@@ -267,6 +267,7 @@ int cli_job(int argc, char **argv)
                 "usage: kappa job run NAME --version V --plugin FILE.so [-b BROKERS]\n"
                 "       kappa job deploy NAME --version V --plugin FILE.so [--from ...]\n"
                 "       kappa job list | stop NAME V | start NAME V | status NAME [--watch]\n"
+                "       kappa job promote NAME V | retire NAME V [--yes]\n"
                 "(see `kappa job SUBCOMMAND --help`)\n");
         return argc < 1 ? 2 : 0;
     }

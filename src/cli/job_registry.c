@@ -19,6 +19,7 @@
 
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
+#include "jobs/cut.h"
 #include "jobs/lifecycle.h"
 #include "jobs/progress.h"
 #include "jobs/registry.h"
@@ -920,10 +921,10 @@ static int compute_cut(const cli_common_t *c, const jobs_version_t *p, const job
     int64_t *start = kp_calloc(n ? (size_t)n : 1, sizeof *start);
     int64_t *cp = kp_calloc(n ? (size_t)n : 1, sizeof *cp);
     int64_t *cv = kp_calloc(n ? (size_t)n : 1, sizeof *cv);
-    char *cut = kp_calloc((size_t)n + 1, 300);
+    char *cut = NULL;
     int k = 0, status = CLI_EXIT_FAIL;
     rd_kafka_conf_t *base = cli_conf(c);
-    if (!topics || !parts || !start || !cp || !cv || !cut || !base) {
+    if (!topics || !parts || !start || !cp || !cv || !base) {
         cli_fail(c, "out of memory");
         goto out;
     }
@@ -947,13 +948,21 @@ static int compute_cut(const cli_common_t *c, const jobs_version_t *p, const job
         cli_fail(c, "%s", why);
         goto out;
     }
-    size_t len = 0;
+    cut_t ct = {0};
     for (int i = 0; i < k; i++) {
         int64_t off = cp[i] > cv[i] ? cp[i] : cv[i];
-        if (off < 0)
-            off = start[i];
-        len += (size_t)snprintf(cut + len, 300, "%s%s:%d=%" PRId64, i ? "," : "", topics[i],
-                                (int)parts[i], off);
+        if (cut_set(&ct, topics[i], parts[i], off < 0 ? start[i] : off) != 0) {
+            cut_free(&ct);
+            cli_fail(c, "out of memory");
+            goto out;
+        }
+    }
+    kp_free(cut);
+    cut = cut_format(&ct);
+    cut_free(&ct);
+    if (!cut) {
+        cli_fail(c, "out of memory");
+        goto out;
     }
     *out = cut;
     cut = NULL;
@@ -1158,52 +1167,42 @@ static int previous_passed_cut(const cli_common_t *c, const jobs_version_t *p, c
                                bool *passed)
 {
     *passed = true;
-    int n = 0;
-    for (const char *s = cut; s && *s; s++)
-        n += *s == ',';
-    n += cut && *cut ? 1 : 0;
-    char(*topics)[320] = kp_calloc(n ? (size_t)n : 1, sizeof *topics);
-    const char **tp = kp_calloc(n ? (size_t)n : 1, sizeof *tp);
-    int32_t *parts = kp_calloc(n ? (size_t)n : 1, sizeof *parts);
-    int64_t *want = kp_calloc(n ? (size_t)n : 1, sizeof *want);
-    int64_t *got = kp_calloc(n ? (size_t)n : 1, sizeof *got);
-    int k = 0, status = CLI_EXIT_FAIL;
-    rd_kafka_conf_t *base = cli_conf(c);
-    if (!topics || !tp || !parts || !want || !got || !base)
-        goto out;
-    for (const char *s = cut; s && *s && k < n;) {
-        const char *end = strchr(s, ',');
-        size_t len = end ? (size_t)(end - s) : strlen(s);
-        char item[320];
-        snprintf(item, sizeof item, "%.*s", (int)len, s);
-        char *eq = strrchr(item, '='), *colon = eq ? memrchr(item, ':', (size_t)(eq - item)) : NULL;
-        if (colon) {
-            *colon = *eq = '\0';
-            snprintf(topics[k], sizeof topics[k], "%s", item);
-            tp[k] = topics[k];
-            parts[k] = (int32_t)atoi(colon + 1);
-            want[k++] = strtoll(eq + 1, NULL, 10);
-        }
-        s = end ? end + 1 : s + len;
+    cut_t ct = {0};
+    char why[512];
+    if (cut_parse(cut, &ct, why, sizeof why) != 0) {
+        cli_fail(c, "the promote record's cut '%s': %s", cut, why);
+        return CLI_EXIT_FAIL;
     }
-    char group[JOBS_NAME_MAX + 32], why[512];
+    size_t n = ct.n;
+    const char **tp = kp_calloc(n ? n : 1, sizeof *tp);
+    int32_t *parts = kp_calloc(n ? n : 1, sizeof *parts);
+    int64_t *got = kp_calloc(n ? n : 1, sizeof *got);
+    int status = CLI_EXIT_FAIL;
+    rd_kafka_conf_t *base = cli_conf(c);
+    if (!tp || !parts || !got || !base)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        tp[i] = ct.e[i].topic;
+        parts[i] = ct.e[i].partition;
+    }
+    char group[JOBS_NAME_MAX + 32];
     jobs_group_name(p->name, p->version, group, sizeof group);
-    if (jobs_group_committed(base, group, k, tp, parts, got, c->timeout_ms, why, sizeof why)) {
+    if (jobs_group_committed(base, group, (int)n, tp, parts, got, c->timeout_ms, why,
+                             sizeof why)) {
         cli_fail(c, "%s", why);
         goto out;
     }
-    for (int i = 0; i < k; i++)
-        if (got[i] < want[i])
+    for (size_t i = 0; i < n; i++)
+        if (got[i] < ct.e[i].offset)
             *passed = false;
     status = 0;
 out:
     if (base)
         rd_kafka_conf_destroy(base);
-    kp_free(topics);
     kp_free(tp);
     kp_free(parts);
-    kp_free(want);
     kp_free(got);
+    cut_free(&ct);
     return status;
 }
 

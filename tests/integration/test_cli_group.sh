@@ -244,6 +244,6 @@ start end @
 json
 none gzip snappy lz4 zstd
 bash
-run deploy list stop start status
+run deploy list stop start status promote retire
 complete -F _kappa kappa"
 if [ "$got" == "$want" ]; then pass "bash completion: commands, subcommands, flags, group names"; else fail "bash completion" "$(diff <(echo "$want") <(echo "$got"))"; fi

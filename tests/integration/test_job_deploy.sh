@@ -292,6 +292,6 @@ else fail "runners orphaned by a server SIGKILL exit" "still running: $orphans";
 
 # ---- the registry survives a clean restart too ----------------------------------
 restart_kappa
-if wait_phase CAUGHT_UP 1 60 && wait_phase CAUGHT_UP 2 60; then
+if wait_phase LIVE 1 60 && wait_phase CAUGHT_UP 2 60; then
     pass "a restarted server resumes both running versions"
 else fail "a restarted server resumes both running versions" "$(list_field q1 1 phase) $(list_field q1 2 phase)"; fi

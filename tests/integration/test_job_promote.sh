@@ -188,6 +188,9 @@ if wait_field p1 2 lag 0 90 && wait_field p1 1 lag 0 60; then :; fi
 touch "$WORK/stop-consumer"; timeout 60 tail --pid=$CONSUMER -f /dev/null
 touch "$WORK/stop-reader"; wait $READER
 
+if grep -q "job p1.v2: group p1.v1 passed the promote cut after" "$KAPPA_DATA.log"; then
+    pass "v2 waited at the cut until v1's group had passed it"
+else fail "v2 waited at the cut until v1's group had passed it" "$(grep -i 'promote cut' "$KAPPA_DATA.log" | head -3)"; fi
 if [ "$(list_field p1 2 promoted) $(list_field p1 2 phase) $(list_field p1 1 promoted) $(list_field p1 1 phase)" == "yes LIVE no CAUGHT_UP" ]; then
     pass "list: v2 promoted and LIVE, v1 CAUGHT_UP"
 else fail "list: v2 promoted and LIVE" "$($K job list -b "$BROKER" 2>&1)"; fi
