@@ -502,6 +502,11 @@ static int job_list(int argc, char **argv)
             snprintf(outs + n, sizeof outs - n, "%s%s.v%d", k ? "," : "", v->outputs[k],
                      v->version);
         }
+        for (int k = 0; k < v->nviews; k++) {
+            size_t n = strlen(outs);
+            snprintf(outs + n, sizeof outs - n, "%s%s@v%d", n ? "," : "", v->views[k],
+                     v->version);
+        }
         /* The version feeding the stable outputs; "switching" during a promote. */
         const jobs_promoted_t *pr = jobs_registry_promoted(&reg, v->name);
         const char *promoted = jobs_is_promoted(&reg, v) ? "yes" : "no";

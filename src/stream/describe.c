@@ -62,9 +62,9 @@ int stream_job_describe(const char *name, int version, kappa_job_define_fn *defi
         if (n->type == NODE_SOURCE || n->type == NODE_TABLE)
             add_unique(out->inputs, &out->ninputs, n->topic, out->input_is_table,
                        n->type == NODE_TABLE);
-        else if (n->type == NODE_SINK && n->view[0] && out->nviews < STREAM_DESC_MAX)
-            snprintf(out->views[out->nviews++], sizeof out->views[0], "%s", n->view);
-        else if (n->type == NODE_SINK && !n->view[0])
+        else if (n->type == NODE_SINK && n->view[0])
+            add_unique(out->views, &out->nviews, n->view, NULL, false);
+        else if (n->type == NODE_SINK)
             add_unique(out->outputs, &out->noutputs, n->topic, NULL, false);
     }
     if (job->late_topic[0])

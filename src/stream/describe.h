@@ -23,8 +23,9 @@ typedef struct stream_desc {
      * versioned topic is NAME.vVERSION); not views' backing topics. */
     char outputs[STREAM_DESC_MAX][256];
     int noutputs;
-    /* Views (kappa_view), by name: backing topic __kappa_view.VIEW.vVERSION. */
-    char views[STREAM_DESC_MAX][128];
+    /* Views (kappa_view): their names; each version writes VIEW@vVERSION
+     * through its own backing topic, so they are not in outputs. */
+    char views[STREAM_DESC_MAX][256];
     int nviews;
 } stream_desc_t;
 

@@ -1545,7 +1545,7 @@ static int run_loop(runner_t *rn)
 
 /* --versioned-outputs: sink topic T becomes T.vVERSION (and so does the late
  * topic).  Done after planning, so the graph checks saw the user's names.
- * Views are versioned already (__kappa_view.VIEW.vVERSION). */
+ * Views are versioned by their own naming (__kappa_view.VIEW.vVERSION). */
 static int version_outputs(runner_t *rn, kappa_job_t *job)
 {
     for (int i = 0; i <= job->nnodes; i++) {

@@ -236,7 +236,7 @@ want="group
 list describe seek delete
 cluster
 info health
-server topic group cluster log job nexmark bench version help completion
+server topic group cluster view log job nexmark bench demo version help completion
 fresh
 fresh
 --to --topics --timeout
@@ -244,6 +244,6 @@ start end @
 json
 none gzip snappy lz4 zstd
 bash
-run deploy list stop start status promote retire
+run deploy list stop start status diff promote retire
 complete -F _kappa kappa"
 if [ "$got" == "$want" ]; then pass "bash completion: commands, subcommands, flags, group names"; else fail "bash completion" "$(diff <(echo "$want") <(echo "$got"))"; fi
