@@ -344,6 +344,17 @@ typedef struct kappa_run_opts {
      * diff` and promote rely on (docs/jobs.md, "Source tags").  Implied by
      * versioned_outputs. */
     int source_tags;
+    /* Promote (docs/jobs.md "Promote"): nonzero, every record a sink
+     * writes to T.vVERSION is also written to the stable topic T, in the
+     * same transaction, when its source tag lies in the stable range
+     * [stable_from, stable_until) (cuts "topic:partition=offset,...";
+     * NULL: unbounded).  With stable_from, a task about to take the first
+     * source record at or past the cut first waits until consumer group
+     * stable_wait_group (the previous version) has committed past the cut
+     * on every partition it names.  Needs versioned_outputs. */
+    int stable_outputs;
+    const char *stable_from, *stable_until;
+    const char *stable_wait_group;
 } kappa_run_opts_t;
 
 /* Define the job with `define`, then run it until SIGINT or SIGTERM (0) or

@@ -49,6 +49,13 @@ static void usage(FILE *f)
             "                                implies --source-tags\n"
             "      --source-tags             tag every output record with the input record\n"
             "                                that caused it (header kappa.src; docs/jobs.md)\n"
+            "      --stable-outputs          also write the stable topic T (with\n"
+            "                                --versioned-outputs; promote, docs/jobs.md)\n"
+            "      --stable-from CUT         ... only for inputs at or after CUT\n"
+            "                                (topic:partition=offset,...)\n"
+            "      --stable-until CUT        ... only for inputs before CUT\n"
+            "      --stable-wait-group G     before writing T past --stable-from, wait until\n"
+            "                                group G has committed past the cut\n"
             "      --http HOST:PORT          serve Prometheus metrics at GET /metrics\n"
             "      --views TARGET            where the job's views (kappa_view) are applied:\n"
             "                                sqlite:PATH or a PATH (default STATE_DIR/views.db),\n"
@@ -106,6 +113,10 @@ static int job_run(int argc, char **argv)
             o.source_tags = 1;
             continue;
         }
+        if (strcmp(a, "--stable-outputs") == 0) {
+            o.stable_outputs = 1;
+            continue;
+        }
         if (a[0] == '-' && !val) {
             fprintf(stderr, "kappa job run: %s needs a value (see --help)\n", a);
             return 2;
@@ -142,6 +153,13 @@ static int job_run(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--http") == 0) {
             o.http = val;
+            i++;
+        } else if (strcmp(a, "--stable-from") == 0 || strcmp(a, "--stable-until") == 0) {
+            *(a[9] == 'f' ? &o.stable_from : &o.stable_until) = val;
+            o.stable_outputs = 1;
+            i++;
+        } else if (strcmp(a, "--stable-wait-group") == 0) {
+            o.stable_wait_group = val;
             i++;
         } else if (strcmp(a, "--views") == 0) {
             if (!*val) {
@@ -251,6 +269,7 @@ int cli_job(int argc, char **argv)
                 "       kappa job deploy NAME --version V --plugin FILE.so [--from ...]\n"
                 "       kappa job list | stop NAME V | start NAME V | status NAME [--watch]\n"
                 "       kappa job diff NAME V1 V2 [--samples N] [--json]\n"
+                "       kappa job promote NAME V | retire NAME V [--yes]\n"
                 "(see `kappa job SUBCOMMAND --help`)\n");
         return argc < 1 ? 2 : 0;
     }

@@ -1,6 +1,6 @@
 /*
- * job_registry.c -- `kappa job deploy|list|stop|start|status`: the job
- * registry (__kappa_jobs, src/jobs/registry.h) from the command line.
+ * job_registry.c -- `kappa job deploy|list|stop|start|status|promote|retire`:
+ * the job registry (__kappa_jobs, src/jobs/registry.h) from the command line.
  *
  * deploy loads the plugin here, in the CLI, before anything is written: a
  * plugin that does not load or whose graph is invalid is refused with exit
@@ -19,10 +19,13 @@
 
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
+#include "jobs/cut.h"
+#include "jobs/lifecycle.h"
 #include "jobs/progress.h"
 #include "jobs/registry.h"
 #include "jobs/sha256.h"
 #include "stream/describe.h"
+#include "view/view.h"
 
 #include "kappa.h"
 
@@ -39,7 +42,8 @@ bool cli_job_registry_cmd(const char *cmd)
 {
     return strcmp(cmd, "deploy") == 0 || strcmp(cmd, "list") == 0 ||
            strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 ||
-           strcmp(cmd, "status") == 0;
+           strcmp(cmd, "status") == 0 || strcmp(cmd, "promote") == 0 ||
+           strcmp(cmd, "retire") == 0;
 }
 
 static int64_t wall_ms(void)
@@ -455,7 +459,8 @@ static int common_only(cli_common_t *c, int argc, char **argv, const char **pos,
 static void list_usage(FILE *f)
 {
     fprintf(f, "usage: kappa job list [--json]\n\n"
-               "Every deployed version of every job: state, phase and replay progress.\n\n");
+               "Every deployed version of every job: state, phase, replay progress and\n"
+               "which version is promoted (feeds the stable outputs).\n\n");
     cli_common_help(f);
 }
 
@@ -471,8 +476,8 @@ static int job_list(int argc, char **argv)
     if ((r = load_registry(&c, &reg, NULL)) != 0)
         return r;
     rd_kafka_conf_t *base = cli_conf(&c);
-    out_table_t *t = out_table_new(9, "NAME", "VERSION", "STATE", "PHASE", "PROGRESS_PCT",
-                                   "LAG", "FROM", "PLUGIN", "OUTPUTS");
+    out_table_t *t = out_table_new(10, "NAME", "VERSION", "STATE", "PHASE", "PROGRESS_PCT",
+                                   "LAG", "FROM", "PLUGIN", "OUTPUTS", "PROMOTED");
     out_num(t, 1);
     out_num(t, 4);
     out_num(t, 5);
@@ -485,7 +490,7 @@ static int job_list(int argc, char **argv)
         if (jobs_progress_measure(base, v, c.timeout_ms, &p, why, sizeof why) == 0) {
             snprintf(pct, sizeof pct, "%.1f", p.ratio * 100.0);
             snprintf(lag, sizeof lag, "%" PRId64, p.lag);
-            phase = jobs_phase(v, &p, JOBS_CAUGHT_UP_LAG, jobs_only_running(&reg, v));
+            phase = jobs_phase(v, &p, JOBS_CAUGHT_UP_LAG, jobs_is_promoted(&reg, v));
             jobs_progress_free(&p);
         } else {
             fprintf(stderr, "kappa job list: %s v%d: %s\n", v->name, v->version, why);
@@ -502,7 +507,14 @@ static int job_list(int argc, char **argv)
             snprintf(outs + n, sizeof outs - n, "%s%s@v%d", n ? "," : "", v->views[k],
                      v->version);
         }
-        out_row(t, v->name, ver, v->state, phase, pct, lag, v->from, v->plugin_file, outs);
+        /* The version feeding the stable outputs; "switching" during a promote. */
+        const jobs_promoted_t *pr = jobs_registry_promoted(&reg, v->name);
+        const char *promoted = jobs_is_promoted(&reg, v) ? "yes" : "no";
+        if (pr && strcmp(pr->state, "switching") == 0 &&
+            (pr->version == v->version || pr->previous == v->version))
+            promoted = "switching";
+        out_row(t, v->name, ver, v->state, phase, pct, lag, v->from, v->plugin_file, outs,
+                promoted);
     }
     out_print(t, c.format, stdout);
     out_table_free(t);
@@ -693,7 +705,7 @@ static void print_table(const cli_common_t *c, const sample_t *s, const sample_t
     for (int i = 0; i < s->reg.nversions; i++) {
         const jobs_version_t *v = s->reg.versions[i];
         const jobs_progress_t *p = &s->p[i], *b = previous(prev, v);
-        const char *phase = jobs_phase(v, p, threshold, jobs_only_running(&s->reg, v));
+        const char *phase = jobs_phase(v, p, threshold, jobs_is_promoted(&s->reg, v));
         double rate = b ? jobs_progress_rate(b, p) : 0;
         char ver[16], pct[32], lag[32], rs[32], eta[32];
         snprintf(ver, sizeof ver, "%d", v->version);
@@ -738,7 +750,7 @@ static void print_watch_line(const sample_t *s, const sample_t *prev, int64_t th
         double rate = b ? jobs_progress_rate(b, p) : 0;
         char eta[32];
         fmt_eta(eta, sizeof eta, remaining(p), rate);
-        const char *phase = jobs_phase(v, p, threshold, jobs_only_running(&s->reg, v));
+        const char *phase = jobs_phase(v, p, threshold, jobs_is_promoted(&s->reg, v));
         if (tty) {
             char bar[41];
             int fill = (int)(p->ratio * 40.0 + 0.5);
@@ -848,6 +860,518 @@ static int job_status(int argc, char **argv)
     return status;
 }
 
+/* ---- promote -------------------------------------------------------------------- */
+
+static void promote_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kappa job promote NAME VERSION [options]\n"
+            "\n"
+            "Make VERSION the version that feeds job NAME's stable outputs: its views'\n"
+            "stable names switch to VIEW@vVERSION atomically, and the stable topic T (each\n"
+            "sink's topic without the .vV suffix) is fed by VERSION from an input-offset\n"
+            "cut on: every input before the cut has its effects in T from the previous\n"
+            "version, every input from the cut on from VERSION (no gap, no duplicate; see\n"
+            "docs/jobs.md \"Promote\").  Refused unless VERSION is CAUGHT_UP and the\n"
+            "previous version is running.  Both versions' runners are stopped for the\n"
+            "switch (a graceful stop commits) and restarted by the server.\n"
+            "\n"
+            "options:\n"
+            "      --lag-threshold N         CAUGHT_UP lag limit in records (default 1000)\n"
+            "      --wait-ms MS              how long to wait for the runners to stop\n"
+            "                                (default 60000)\n");
+    cli_common_help(f);
+}
+
+static int put_promoted(const cli_common_t *c, rd_kafka_t *pk, const jobs_promoted_t *p)
+{
+    char key[JOBS_NAME_MAX + 32], why[512];
+    char *json;
+    size_t len;
+    if (jobs_promoted_json(p, &json, &len) != 0)
+        return cli_fail(c, "out of memory");
+    jobs_promoted_key(p->name, key, sizeof key);
+    int rc = jobs_put(pk, key, json, len, c->timeout_ms, why, sizeof why);
+    kp_free(json);
+    return rc ? cli_fail(c, "%s", why) : 0;
+}
+
+/* Wait until the version's group has no members (its runners stopped). */
+static int wait_group_empty(const cli_common_t *c, rd_kafka_t *admin, const char *group,
+                            int64_t deadline_ms)
+{
+    char why[512];
+    int members = -1;
+    for (;;) {
+        if (jobs_group_members(admin, group, c->timeout_ms, &members, why, sizeof why) != 0)
+            return cli_fail(c, "%s", why);
+        if (members == 0)
+            return 0;
+        if (wall_ms() >= deadline_ms)
+            return cli_fail(c, "group %s still has %d member(s): its runners did not stop "
+                               "in time (is a `kappa job run` outside the server running it?)",
+                            group, members);
+        usleep(200000);
+    }
+}
+
+/* The cut: per input partition of p and v, the larger of the two groups'
+ * committed offsets (a partition neither group committed: its start offset). */
+static int compute_cut(const cli_common_t *c, const jobs_version_t *p, const jobs_version_t *v,
+                       char **out)
+{
+    int n = p->nparts + v->nparts;
+    const char **topics = kp_calloc(n ? (size_t)n : 1, sizeof *topics);
+    int32_t *parts = kp_calloc(n ? (size_t)n : 1, sizeof *parts);
+    int64_t *start = kp_calloc(n ? (size_t)n : 1, sizeof *start);
+    int64_t *cp = kp_calloc(n ? (size_t)n : 1, sizeof *cp);
+    int64_t *cv = kp_calloc(n ? (size_t)n : 1, sizeof *cv);
+    char *cut = NULL;
+    int k = 0, status = CLI_EXIT_FAIL;
+    rd_kafka_conf_t *base = cli_conf(c);
+    if (!topics || !parts || !start || !cp || !cv || !base) {
+        cli_fail(c, "out of memory");
+        goto out;
+    }
+    /* The union of both versions' source partitions, each once. */
+    for (int i = 0; i < n; i++) {
+        const jobs_partition_t *x = i < p->nparts ? &p->parts[i] : &v->parts[i - p->nparts];
+        bool seen = false;
+        for (int j = 0; j < k && !seen; j++)
+            seen = parts[j] == x->partition && strcmp(topics[j], x->topic) == 0;
+        if (seen)
+            continue;
+        topics[k] = x->topic;
+        parts[k] = x->partition;
+        start[k++] = x->start_offset;
+    }
+    char gp[JOBS_NAME_MAX + 32], gv[JOBS_NAME_MAX + 32], why[512];
+    jobs_group_name(p->name, p->version, gp, sizeof gp);
+    jobs_group_name(v->name, v->version, gv, sizeof gv);
+    if (jobs_group_committed(base, gp, k, topics, parts, cp, c->timeout_ms, why, sizeof why) ||
+        jobs_group_committed(base, gv, k, topics, parts, cv, c->timeout_ms, why, sizeof why)) {
+        cli_fail(c, "%s", why);
+        goto out;
+    }
+    cut_t ct = {0};
+    for (int i = 0; i < k; i++) {
+        int64_t off = cp[i] > cv[i] ? cp[i] : cv[i];
+        if (cut_set(&ct, topics[i], parts[i], off < 0 ? start[i] : off) != 0) {
+            cut_free(&ct);
+            cli_fail(c, "out of memory");
+            goto out;
+        }
+    }
+    kp_free(cut);
+    cut = cut_format(&ct);
+    cut_free(&ct);
+    if (!cut) {
+        cli_fail(c, "out of memory");
+        goto out;
+    }
+    *out = cut;
+    cut = NULL;
+    status = 0;
+out:
+    if (base)
+        rd_kafka_conf_destroy(base);
+    kp_free(topics);
+    kp_free(parts);
+    kp_free(start);
+    kp_free(cp);
+    kp_free(cv);
+    kp_free(cut);
+    return status;
+}
+
+static int job_promote(int argc, char **argv)
+{
+    cli_common_t c;
+    cli_common_init(&c, "kappa job promote");
+    const char *pos[2];
+    int npos = 0;
+    long long threshold = JOBS_CAUGHT_UP_LAG, wait_ms = 60000;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            promote_usage(stdout);
+            return 0;
+        }
+        int r = cli_common_flag(&c, argc, argv, &i);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(a, "--lag-threshold") == 0 || strcmp(a, "--wait-ms") == 0) {
+            long long *dst = a[2] == 'l' ? &threshold : &wait_ms;
+            if (!val)
+                return cli_usage_error(&c, "%s needs a value", a);
+            if (cli_parse_i64(&c, a, val, dst))
+                return CLI_EXIT_USAGE;
+            if (*dst < 0)
+                return cli_usage_error(&c, "%s must not be negative", a);
+            i++;
+        } else if (a[0] == '-') {
+            return cli_usage_error(&c, "unknown option %s (see --help)", a);
+        } else if (npos == 2) {
+            return cli_usage_error(&c, "unexpected argument '%s' (see --help)", a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos != 2)
+        return cli_usage_error(&c, "NAME and VERSION are required (see --help)");
+    long long version;
+    if (cli_parse_i64(&c, "VERSION", pos[1], &version))
+        return CLI_EXIT_USAGE;
+    const char *name = pos[0];
+    jobs_registry_t reg = {0};
+    rd_kafka_t *admin = NULL, *pk = NULL;
+    int r = load_registry(&c, &reg, &admin);
+    if (r)
+        return r;
+    int status = CLI_EXIT_FAIL;
+    char *cut = NULL;
+    jobs_version_t *v = jobs_registry_find(&reg, name, (int)version), *p = NULL;
+    const jobs_promoted_t *prom = jobs_registry_promoted(&reg, name);
+    int live = jobs_registry_live_version(&reg, name);
+    bool resume = prom && strcmp(prom->state, "switching") == 0;
+    if (!v || jobs_version_retired(v)) {
+        cli_fail(&c, "job %s has no version %lld%s (see `kappa job list`)", name, version,
+                 v ? " (it is retired)" : "");
+        goto out;
+    }
+    if (resume && prom->version != v->version) {
+        cli_fail(&c, "not promoted: the promote of %s version %d is not finished; run `kappa "
+                     "job promote %s %d` to finish it first",
+                 name, prom->version, name, prom->version);
+        goto out;
+    }
+    if (!resume && live == v->version) {
+        cli_fail(&c, "not promoted: version %d is already the promoted version of %s", v->version,
+                 name);
+        goto out;
+    }
+    p = jobs_registry_find(&reg, name, resume ? prom->previous : live);
+    if (!p) {
+        cli_fail(&c, "not promoted: the previous version %d of %s is not in the registry",
+                 resume ? prom->previous : live, name);
+        goto out;
+    }
+    if (!resume) {
+        if (strcmp(p->state, "running") != 0) {
+            cli_fail(&c, "not promoted: the previous version %d is %s; it must be running so "
+                         "that it feeds %s's stable topics up to the cut (a stopped previous "
+                         "version would leave a gap): `kappa job start %s %d` first",
+                     p->version, p->state, name, name, p->version);
+            goto out;
+        }
+        rd_kafka_conf_t *base = cli_conf(&c);
+        jobs_progress_t pr;
+        char why[512];
+        if (!base)
+            goto out;
+        int mrc = jobs_progress_measure(base, v, c.timeout_ms, &pr, why, sizeof why);
+        rd_kafka_conf_destroy(base);
+        if (mrc) {
+            cli_fail(&c, "%s v%d: %s", name, v->version, why);
+            goto out;
+        }
+        const char *phase = jobs_phase(v, &pr, threshold, false);
+        double pct = pr.ratio * 100.0;
+        int64_t lag = pr.lag;
+        jobs_progress_free(&pr);
+        if (strcmp(phase, "CAUGHT_UP") != 0) {
+            cli_fail(&c, "not promoted: version %d is %s (progress %.1f%%, lag %" PRId64
+                         "); promote needs CAUGHT_UP (past its replay's end offsets, lag under "
+                         "%lld): see `kappa job status %s`",
+                     v->version, phase, pct, lag, threshold, name);
+            goto out;
+        }
+    }
+    if (!(pk = registry_producer(&c)))
+        goto out;
+    /* 1. switching: the servers stop both versions' runners. */
+    jobs_promoted_t rec = {0};
+    snprintf(rec.name, sizeof rec.name, "%s", name);
+    rec.version = v->version;
+    rec.previous = p->version;
+    snprintf(rec.state, sizeof rec.state, "switching");
+    rec.ts_ms = wall_ms();
+    if (!resume && put_promoted(&c, pk, &rec) != 0)
+        goto out;
+    char gp[JOBS_NAME_MAX + 32], gv[JOBS_NAME_MAX + 32];
+    jobs_group_name(name, p->version, gp, sizeof gp);
+    jobs_group_name(name, v->version, gv, sizeof gv);
+    int64_t deadline = wall_ms() + wait_ms;
+    if (wait_group_empty(&c, admin, gp, deadline) != 0 ||
+        wait_group_empty(&c, admin, gv, deadline) != 0) {
+        fprintf(stderr, "kappa job promote: both versions stay stopped until the promote "
+                        "finishes: run `kappa job promote %s %d` again\n", name, v->version);
+        goto out;
+    }
+    /* 2. the cut, from where both stopped. */
+    if (compute_cut(&c, p, v, &cut) != 0)
+        goto out;
+    /* 3. the ranges, then done: the servers restart both with them. */
+    kp_free(p->stable_until);
+    p->has_stable = true;
+    if (!(p->stable_until = kp_strdup(cut))) {
+        cli_fail(&c, "out of memory");
+        goto out;
+    }
+    kp_free(v->stable_from);
+    kp_free(v->stable_until);
+    v->has_stable = true;
+    v->stable_until = NULL;
+    if (!(v->stable_from = kp_strdup(cut))) {
+        cli_fail(&c, "out of memory");
+        goto out;
+    }
+    if (put_version(&c, pk, p) != 0 || put_version(&c, pk, v) != 0)
+        goto out;
+    snprintf(rec.state, sizeof rec.state, "done");
+    rec.cut = cut;
+    rec.ts_ms = wall_ms();
+    if (put_promoted(&c, pk, &rec) != 0)
+        goto out;
+    printf("promoted %s version %d (previous %d); cut %s\n", name, v->version, p->version, cut);
+    status = 0;
+out:
+    kp_free(cut);
+    if (pk)
+        rd_kafka_destroy(pk);
+    if (admin)
+        rd_kafka_destroy(admin);
+    jobs_registry_free(&reg);
+    return status;
+}
+
+/* ---- retire --------------------------------------------------------------------- */
+
+static void retire_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kappa job retire NAME VERSION [--yes]\n"
+            "\n"
+            "Retire a version that is not the promoted one: the servers stop its runners,\n"
+            "drop its view tables and its local state; its output topics T.vV, its views'\n"
+            "backing topics, its internal topics (NAME.vV.*) and its consumer groups\n"
+            "(NAME.vV, NAME.vV.views) are deleted.  Asks for confirmation on a terminal.\n"
+            "\n"
+            "options:\n"
+            "      --yes                     do not ask (needed without a terminal)\n"
+            "      --wait-ms MS              how long to wait for the runners to stop\n"
+            "                                (default 60000)\n");
+    cli_common_help(f);
+}
+
+/* Has version p (the previous of the last promote) written the stable topics
+ * up to the cut?  Until then, retiring it would leave a gap. */
+static int previous_passed_cut(const cli_common_t *c, const jobs_version_t *p, const char *cut,
+                               bool *passed)
+{
+    *passed = true;
+    cut_t ct = {0};
+    char why[512];
+    if (cut_parse(cut, &ct, why, sizeof why) != 0) {
+        cli_fail(c, "the promote record's cut '%s': %s", cut, why);
+        return CLI_EXIT_FAIL;
+    }
+    size_t n = ct.n;
+    const char **tp = kp_calloc(n ? n : 1, sizeof *tp);
+    int32_t *parts = kp_calloc(n ? n : 1, sizeof *parts);
+    int64_t *got = kp_calloc(n ? n : 1, sizeof *got);
+    int status = CLI_EXIT_FAIL;
+    rd_kafka_conf_t *base = cli_conf(c);
+    if (!tp || !parts || !got || !base)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        tp[i] = ct.e[i].topic;
+        parts[i] = ct.e[i].partition;
+    }
+    char group[JOBS_NAME_MAX + 32];
+    jobs_group_name(p->name, p->version, group, sizeof group);
+    if (jobs_group_committed(base, group, (int)n, tp, parts, got, c->timeout_ms, why,
+                             sizeof why)) {
+        cli_fail(c, "%s", why);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (got[i] < ct.e[i].offset)
+            *passed = false;
+    status = 0;
+out:
+    if (base)
+        rd_kafka_conf_destroy(base);
+    kp_free(tp);
+    kp_free(parts);
+    kp_free(got);
+    cut_free(&ct);
+    return status;
+}
+
+static int job_retire(int argc, char **argv)
+{
+    cli_common_t c;
+    cli_common_init(&c, "kappa job retire");
+    const char *pos[2];
+    int npos = 0;
+    bool yes = false;
+    long long wait_ms = 60000;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            retire_usage(stdout);
+            return 0;
+        }
+        int r = cli_common_flag(&c, argc, argv, &i);
+        if (r < 0)
+            return CLI_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
+            yes = true;
+        } else if (strcmp(a, "--wait-ms") == 0) {
+            if (!val)
+                return cli_usage_error(&c, "%s needs a value", a);
+            if (cli_parse_i64(&c, a, val, &wait_ms))
+                return CLI_EXIT_USAGE;
+            i++;
+        } else if (a[0] == '-') {
+            return cli_usage_error(&c, "unknown option %s (see --help)", a);
+        } else if (npos == 2) {
+            return cli_usage_error(&c, "unexpected argument '%s' (see --help)", a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos != 2)
+        return cli_usage_error(&c, "NAME and VERSION are required (see --help)");
+    long long version;
+    if (cli_parse_i64(&c, "VERSION", pos[1], &version))
+        return CLI_EXIT_USAGE;
+    const char *name = pos[0];
+    if (!yes && !isatty(STDIN_FILENO))
+        return cli_usage_error(&c, "retiring %s version %lld deletes its outputs, state and "
+                                   "groups: pass --yes to confirm without a terminal",
+                               name, version);
+    jobs_registry_t reg = {0};
+    rd_kafka_t *admin = NULL, *pk = NULL;
+    int r = load_registry(&c, &reg, &admin);
+    if (r)
+        return r;
+    int status = CLI_EXIT_FAIL;
+    char **names = NULL, **internal = NULL;
+    int nnames = 0, ninternal = 0;
+    jobs_version_t *v = jobs_registry_find(&reg, name, (int)version);
+    const jobs_promoted_t *prom = jobs_registry_promoted(&reg, name);
+    char why[512];
+    if (!v) {
+        cli_fail(&c, "job %s has no version %lld (see `kappa job list`)", name, version);
+        goto out;
+    }
+    if (jobs_registry_live_version(&reg, name) == v->version) {
+        cli_fail(&c, "not retired: version %d is the promoted version of %s; promote another "
+                     "version first",
+                 v->version, name);
+        goto out;
+    }
+    if (prom && strcmp(prom->state, "switching") == 0 && prom->previous == v->version) {
+        cli_fail(&c, "not retired: the promote of %s version %d from version %d is not "
+                     "finished (`kappa job promote %s %d`)",
+                 name, prom->version, v->version, name, prom->version);
+        goto out;
+    }
+    if (prom && prom->previous == v->version && prom->cut && !jobs_version_retired(v)) {
+        bool passed;
+        if (previous_passed_cut(&c, v, prom->cut, &passed) != 0)
+            goto out;
+        if (!passed) {
+            cli_fail(&c, "not retired: version %d has not yet fed the stable topics up to the "
+                         "promote cut (%s); retire it once it has (`kappa job status %s`)",
+                     v->version, prom->cut, name);
+            goto out;
+        }
+    }
+    if (!yes) {
+        fprintf(stderr, "Retire %s version %d? Its runners stop and its outputs (", name,
+                v->version);
+        for (int i = 0; i < v->noutputs; i++)
+            fprintf(stderr, "%s%s.v%d", i ? ", " : "", v->outputs[i], v->version);
+        fprintf(stderr, "%s), views, state and groups are deleted. [y/N] ",
+                v->noutputs ? "" : "none");
+        char line[32] = "";
+        if (!fgets(line, sizeof line, stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+            fprintf(stderr, "not retired\n");
+            goto out;
+        }
+    }
+    if (!(pk = registry_producer(&c)))
+        goto out;
+    if (!jobs_version_retired(v)) {
+        snprintf(v->state, sizeof v->state, "retired");
+        if (put_version(&c, pk, v) != 0)
+            goto out;
+    }
+    /* The runners must be gone before their topics: a running task would
+     * create them again. */
+    char group[JOBS_NAME_MAX + 32], vgroup[JOBS_NAME_MAX + 40];
+    jobs_group_name(name, v->version, group, sizeof group);
+    snprintf(vgroup, sizeof vgroup, "%s.views", group);
+    if (wait_group_empty(&c, admin, group, wall_ms() + wait_ms) != 0 ||
+        wait_group_empty(&c, admin, vgroup, wall_ms() + wait_ms) != 0)
+        goto out;
+    char prefix[JOBS_NAME_MAX + 34];
+    snprintf(prefix, sizeof prefix, "%s.", group);
+    if (jobs_topics_with_prefix(admin, prefix, c.timeout_ms, &internal, &ninternal, why,
+                                sizeof why) != 0) {
+        cli_fail(&c, "%s", why);
+        goto out;
+    }
+    names = kp_calloc((size_t)(v->noutputs + v->nviews + ninternal) + 1, sizeof *names);
+    if (!names) {
+        cli_fail(&c, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < v->noutputs; i++) {
+        char t[300];
+        snprintf(t, sizeof t, "%s.v%d", v->outputs[i], v->version);
+        names[nnames++] = kp_strdup(t);
+    }
+    for (int i = 0; i < v->nviews; i++) {
+        char t[300];
+        names[nnames++] = kp_strdup(view_topic(t, sizeof t, v->views[i], v->version));
+    }
+    for (int i = 0; i < ninternal; i++)
+        names[nnames++] = kp_strdup(internal[i]);
+    for (int i = 0; i < nnames; i++)
+        if (!names[i]) {
+            cli_fail(&c, "out of memory");
+            goto out;
+        }
+    char *groups[2] = {group, vgroup};
+    if (jobs_delete_topics(admin, names, nnames, c.timeout_ms, why, sizeof why) != 0 ||
+        jobs_delete_groups(admin, groups, 2, c.timeout_ms, why, sizeof why) != 0) {
+        cli_fail(&c, "%s", why);
+        goto out;
+    }
+    printf("retired %s version %d: deleted %d topic(s)", name, v->version, nnames);
+    for (int i = 0; i < nnames; i++)
+        printf("%s %s", i ? "," : ":", names[i]);
+    printf("; groups %s, %s; the servers drop its view tables and state\n", group, vgroup);
+    status = 0;
+out:
+    jobs_names_free(names, nnames);
+    jobs_names_free(internal, ninternal);
+    if (pk)
+        rd_kafka_destroy(pk);
+    if (admin)
+        rd_kafka_destroy(admin);
+    jobs_registry_free(&reg);
+    return status;
+}
+
 int cli_job_registry(int argc, char **argv)
 {
     const char *cmd = argv[0];
@@ -859,5 +1383,9 @@ int cli_job_registry(int argc, char **argv)
         return job_set_state(argc - 1, argv + 1, "stopped");
     if (strcmp(cmd, "start") == 0)
         return job_set_state(argc - 1, argv + 1, "running");
+    if (strcmp(cmd, "promote") == 0)
+        return job_promote(argc - 1, argv + 1);
+    if (strcmp(cmd, "retire") == 0)
+        return job_retire(argc - 1, argv + 1);
     return job_status(argc - 1, argv + 1);
 }

@@ -143,7 +143,8 @@ int cli_server(int argc, char **argv)
     /* Always: besides kappa.jobs, the host runs what the job registry
      * (__kappa_jobs) says, and that can change at any time. */
     {
-        char self[4096], brokers[600], state[4200];
+        char self[4096], brokers[600], state[4200], views_db[4200];
+        broker_config_views_db(&cfg, views_db, sizeof views_db);
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         self[n > 0 ? n : 0] = '\0';
         job_brokers(&cfg, brokers, sizeof brokers);
@@ -152,7 +153,8 @@ int cli_server(int argc, char **argv)
         else
             snprintf(state, sizeof state, "%s.jobs", cfg.log_dir);
         sem_init(&stop_sem, 0, 0);
-        if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, cfg.jobs_metrics_port, &host) != 0 ||
+        if (n <= 0 || job_host_start(cfg.jobs, self, brokers, state, views_db,
+                                     cfg.jobs_metrics_port, &host) != 0 ||
             pthread_create(&stop_th, NULL, stopper, NULL) != 0) {
             KP_ERROR("cannot start the job host (kappa.jobs, __kappa_jobs)");
             job_host_stop(host);

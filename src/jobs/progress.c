@@ -100,6 +100,8 @@ done:
 const char *jobs_phase(const jobs_version_t *v, const jobs_progress_t *p, int64_t lag_threshold,
                        bool promoted)
 {
+    if (jobs_version_retired(v))
+        return "RETIRED";
     if (strcmp(v->state, "running") != 0)
         return "STOPPED";
     if (!p->past_end || p->lag >= lag_threshold)
@@ -118,14 +120,9 @@ double jobs_progress_rate(const jobs_progress_t *a, const jobs_progress_t *b)
     return d > 0 ? (double)d * 1000.0 / (double)dt : 0;
 }
 
-bool jobs_only_running(const jobs_registry_t *r, const jobs_version_t *v)
+bool jobs_is_promoted(const jobs_registry_t *r, const jobs_version_t *v)
 {
-    for (int i = 0; i < r->nversions; i++) {
-        const jobs_version_t *o = r->versions[i];
-        if (o != v && strcmp(o->name, v->name) == 0 && strcmp(o->state, "running") == 0)
-            return false;
-    }
-    return strcmp(v->state, "running") == 0;
+    return v->version == jobs_registry_live_version(r, v->name);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -161,7 +158,7 @@ void jobs_status_json(FILE *f, const char *name, const jobs_registry_t *r,
         json_str(f, v->state);
         fprintf(f, ",\"phase\":\"%s\",\"progress\":%.6f,\"lag\":%" PRId64
                    ",\"records_per_sec\":%.1f,\"eta_sec\":",
-                jobs_phase(v, p, lag_threshold, jobs_only_running(r, v)), p->ratio, p->lag,
+                jobs_phase(v, p, lag_threshold, jobs_is_promoted(r, v)), p->ratio, p->lag,
                 rate);
         if (left == 0)
             fprintf(f, "0");

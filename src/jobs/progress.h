@@ -50,8 +50,8 @@ void jobs_progress_free(jobs_progress_t *p);
 /*
  * The phase of v: "STOPPED" when its state is stopped; "BACKFILLING" while
  * some partition is before its end offset or the lag is at or over
- * lag_threshold; else "LIVE" when promoted (for now: the only running
- * version of its job), else "CAUGHT_UP".
+ * lag_threshold; else "LIVE" when promoted (jobs_is_promoted), else
+ * "CAUGHT_UP".
  */
 const char *jobs_phase(const jobs_version_t *v, const jobs_progress_t *p, int64_t lag_threshold,
                        bool promoted);
@@ -60,8 +60,9 @@ const char *jobs_phase(const jobs_version_t *v, const jobs_progress_t *p, int64_
  * the same version (0 when unknown). */
 double jobs_progress_rate(const jobs_progress_t *before, const jobs_progress_t *after);
 
-/* Is v the only version of its job in state running? */
-bool jobs_only_running(const jobs_registry_t *r, const jobs_version_t *v);
+/* Is v its job's promoted version (jobs_registry_live_version: the last
+ * `kappa job promote`, or before any the lowest version not retired)? */
+bool jobs_is_promoted(const jobs_registry_t *r, const jobs_version_t *v);
 
 /*
  * The status document of one job (`kappa job status --json`, GET

@@ -139,7 +139,21 @@ int jobs_version_json(const jobs_version_t *v, char **out, size_t *len)
         put(&b, ",\"partition\":%" PRId32 ",\"start\":%" PRId64 ",\"end\":%" PRId64 "}",
             p->partition, p->start_offset, p->end_offset);
     }
-    put(&b, "]}");
+    put(&b, "]");
+    if (v->has_stable) {
+        put(&b, ",\"stable\":{\"from\":");
+        if (v->stable_from)
+            put_str(&b, v->stable_from);
+        else
+            put(&b, "null");
+        put(&b, ",\"until\":");
+        if (v->stable_until)
+            put_str(&b, v->stable_until);
+        else
+            put(&b, "null");
+        put(&b, "}");
+    }
+    put(&b, "}");
     if (b.oom) {
         kp_free(b.p);
         return KP_ENOMEM;
@@ -402,6 +416,15 @@ int jobs_version_parse(const void *json, size_t len, jobs_version_t *v)
             p->end_offset = get_num(parts->kids[i], "end", 0);
         }
     }
+    const jv_t *st = member(root, "stable");
+    if (!rc && st && st->type == JV_OBJ) {
+        v->has_stable = true;
+        const jv_t *from = member(st, "from"), *until = member(st, "until");
+        if (from && from->type == JV_STR && !(v->stable_from = kp_strdup(from->str)))
+            rc = KP_ENOMEM;
+        if (until && until->type == JV_STR && !(v->stable_until = kp_strdup(until->str)))
+            rc = KP_ENOMEM;
+    }
     jv_free(root);
     if (!rc && (!v->name[0] || v->version < 1 || strlen(v->plugin_sha256) != 64))
         rc = KP_ECORRUPT;
@@ -417,6 +440,83 @@ void jobs_version_free(jobs_version_t *v)
     kp_free(v->parts);
     v->parts = NULL;
     v->nparts = 0;
+    kp_free(v->stable_from);
+    kp_free(v->stable_until);
+    v->stable_from = v->stable_until = NULL;
+    v->has_stable = false;
+}
+
+bool jobs_version_retired(const jobs_version_t *v)
+{
+    return strcmp(v->state, "retired") == 0;
+}
+
+/* ---- promoted/NAME -------------------------------------------------------- */
+
+void jobs_promoted_key(const char *name, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "promoted/%s", name);
+}
+
+int jobs_promoted_json(const jobs_promoted_t *p, char **out, size_t *len)
+{
+    buf_t b = {0};
+    b.cap = 256;
+    if (!(b.p = kp_malloc(b.cap)))
+        return KP_ENOMEM;
+    b.p[0] = '\0';
+    put(&b, "{\"name\":");
+    put_str(&b, p->name);
+    put(&b, ",\"version\":%d,\"previous\":%d,\"state\":", p->version, p->previous);
+    put_str(&b, p->state);
+    put(&b, ",\"cut\":");
+    if (p->cut)
+        put_str(&b, p->cut);
+    else
+        put(&b, "null");
+    put(&b, ",\"ts\":%" PRId64 "}", p->ts_ms);
+    if (b.oom) {
+        kp_free(b.p);
+        return KP_ENOMEM;
+    }
+    *out = b.p;
+    *len = b.len;
+    return 0;
+}
+
+int jobs_promoted_parse(const void *json, size_t len, jobs_promoted_t *p)
+{
+    memset(p, 0, sizeof *p);
+    jp_t j = {.p = json, .end = (const char *)json + len};
+    jv_t *root = parse_value(&j);
+    if (!root || root->type != JV_OBJ) {
+        jv_free(root);
+        return KP_ECORRUPT;
+    }
+    get_str(root, "name", p->name, sizeof p->name);
+    p->version = (int)get_num(root, "version", 0);
+    p->previous = (int)get_num(root, "previous", 0);
+    get_str(root, "state", p->state, sizeof p->state);
+    p->ts_ms = get_num(root, "ts", 0);
+    const jv_t *cut = member(root, "cut");
+    int rc = 0;
+    if (cut && cut->type == JV_STR && !(p->cut = kp_strdup(cut->str)))
+        rc = KP_ENOMEM;
+    jv_free(root);
+    if (!rc && (!p->name[0] || p->version < 1 ||
+                (strcmp(p->state, "switching") != 0 && strcmp(p->state, "done") != 0)))
+        rc = KP_ECORRUPT;
+    if (rc)
+        jobs_promoted_free(p);
+    return rc;
+}
+
+void jobs_promoted_free(jobs_promoted_t *p)
+{
+    if (!p)
+        return;
+    kp_free(p->cut);
+    p->cut = NULL;
 }
 
 /* ---- the in-memory view --------------------------------------------------- */
@@ -491,6 +591,61 @@ static int apply_version(jobs_registry_t *r, const char *key, const void *val, s
     return 0;
 }
 
+static int apply_promoted(jobs_registry_t *r, const char *name, const void *val, size_t vlen)
+{
+    int i = 0;
+    while (i < r->npromoted && strcmp(r->promoted[i].name, name) != 0)
+        i++;
+    jobs_promoted_t p;
+    if (!val || jobs_promoted_parse(val, vlen, &p) != 0 || strcmp(p.name, name) != 0) {
+        if (val)
+            jobs_promoted_free(&p);
+        if (!val && i < r->npromoted) {
+            jobs_promoted_free(&r->promoted[i]);
+            memmove(&r->promoted[i], &r->promoted[i + 1],
+                    (size_t)(r->npromoted - i - 1) * sizeof *r->promoted);
+            r->npromoted--;
+        }
+        return 0;
+    }
+    if (i == r->npromoted) {
+        jobs_promoted_t *ps = kp_realloc(r->promoted, (size_t)(i + 1) * sizeof *ps);
+        if (!ps) {
+            jobs_promoted_free(&p);
+            return KP_ENOMEM;
+        }
+        r->promoted = ps;
+        r->npromoted++;
+    } else {
+        jobs_promoted_free(&r->promoted[i]);
+    }
+    r->promoted[i] = p;
+    return 0;
+}
+
+const jobs_promoted_t *jobs_registry_promoted(const jobs_registry_t *r, const char *name)
+{
+    for (int i = 0; i < r->npromoted; i++)
+        if (strcmp(r->promoted[i].name, name) == 0)
+            return &r->promoted[i];
+    return NULL;
+}
+
+int jobs_registry_live_version(const jobs_registry_t *r, const char *name)
+{
+    const jobs_promoted_t *p = jobs_registry_promoted(r, name);
+    if (p)
+        return p->version;
+    int best = 0;
+    for (int i = 0; i < r->nversions; i++) {
+        const jobs_version_t *v = r->versions[i];
+        if (strcmp(v->name, name) == 0 && !jobs_version_retired(v) &&
+            (best == 0 || v->version < best))
+            best = v->version;
+    }
+    return best;
+}
+
 static int apply_plugin(jobs_registry_t *r, const char *sha, const void *val, size_t vlen)
 {
     if (strlen(sha) != 64 || !val || jobs_registry_plugin(r, sha))
@@ -529,6 +684,8 @@ int jobs_registry_apply(jobs_registry_t *r, const void *key, size_t klen, const 
         return apply_version(r, k, val, vlen);
     if (strncmp(k, "plugin/", 7) == 0)
         return apply_plugin(r, k + 7, val, vlen);
+    if (strncmp(k, "promoted/", 9) == 0)
+        return apply_promoted(r, k + 9, val, vlen);
     return 0;
 }
 
@@ -542,6 +699,9 @@ void jobs_registry_free(jobs_registry_t *r)
     for (int i = 0; i < r->nplugins; i++)
         kp_free(r->plugins[i].data);
     kp_free(r->plugins);
+    for (int i = 0; i < r->npromoted; i++)
+        jobs_promoted_free(&r->promoted[i]);
+    kp_free(r->promoted);
     bool keep = r->keep_plugins;
     memset(r, 0, sizeof *r);
     r->keep_plugins = keep;

@@ -7,8 +7,12 @@
  * kappa-specific from the broker and works on a Kafka cluster.  Two kinds of
  * records, keyed so that compaction keeps the newest of each:
  *
- *   version/NAME/V  -> JSON (jobs_version_t below); a null value retires it
+ *   version/NAME/V  -> JSON (jobs_version_t below); state running, stopped or
+ *                      retired (kept, so a server that starts later still
+ *                      cleans up after it); a null value forgets it
  *   plugin/SHA256   -> the plugin's .so bytes
+ *   promoted/NAME   -> JSON (jobs_promoted_t below): which version feeds the
+ *                      job's stable outputs (`kappa job promote`)
  *
  * Readers apply records in offset order; the last value of a key wins.
  */
@@ -42,7 +46,7 @@ typedef struct jobs_version {
     char from[32];                  /* earliest, latest or @TS_MS */
     int nparams;
     char params[JOBS_MAX_PARAMS][256];  /* KEY=VALUE */
-    char state[16];                 /* running or stopped */
+    char state[16];                 /* running, stopped or retired */
     int64_t deployed_ms;            /* wall clock */
     int ninputs;
     char inputs[JOBS_MAX_LIST][256];
@@ -52,7 +56,24 @@ typedef struct jobs_version {
     char views[JOBS_MAX_LIST][128];
     int nparts;
     jobs_partition_t *parts;        /* owned; jobs_version_free */
+    /* The stable range a promote gave it (docs/jobs.md "Promote"): it writes
+     * the stable topic T, besides T.vV, for outputs whose source tag is at or
+     * after stable_from and before stable_until (cuts, "topic:p=off,...";
+     * NULL: unbounded).  has_stable false: no range assigned (the job's
+     * live version before any promote feeds T unbounded, others not at all). */
+    bool has_stable;
+    char *stable_from, *stable_until;   /* owned */
 } jobs_version_t;
+
+/* promoted/NAME: the switch of `kappa job promote NAME V` from previous to
+ * version; state "switching" (both stopped, cut not fixed yet) or "done". */
+typedef struct jobs_promoted {
+    char name[JOBS_NAME_MAX];
+    int version, previous;
+    char state[16];
+    char *cut;                      /* owned; NULL while switching */
+    int64_t ts_ms;                  /* wall clock */
+} jobs_promoted_t;
 
 typedef struct jobs_plugin {
     char sha256[65];
@@ -67,6 +88,8 @@ typedef struct jobs_registry {
     int nversions;
     jobs_plugin_t *plugins;
     int nplugins;
+    jobs_promoted_t *promoted;      /* one per job with a promoted/NAME record */
+    int npromoted;
     bool keep_plugins;
     uint64_t changes;               /* bumped by every applied record */
 } jobs_registry_t;
@@ -79,12 +102,26 @@ int jobs_version_json(const jobs_version_t *v, char **out, size_t *len);
 /* Parse a version record into *v (zeroed first); 0 or KP_ECORRUPT. */
 int jobs_version_parse(const void *json, size_t len, jobs_version_t *v);
 
+/* The record's key, "promoted/NAME". */
+void jobs_promoted_key(const char *name, char *buf, size_t cap);
+int jobs_promoted_json(const jobs_promoted_t *p, char **out, size_t *len);
+int jobs_promoted_parse(const void *json, size_t len, jobs_promoted_t *p);
+void jobs_promoted_free(jobs_promoted_t *p);
+
 /* Apply one record of the topic.  Unknown keys are ignored (newer writers). */
 int jobs_registry_apply(jobs_registry_t *r, const void *key, size_t klen, const void *val,
                         size_t vlen);
 jobs_version_t *jobs_registry_find(const jobs_registry_t *r, const char *name, int version);
 const jobs_plugin_t *jobs_registry_plugin(const jobs_registry_t *r, const char *sha256);
 bool jobs_registry_has_plugin(const jobs_registry_t *r, const char *sha256);
+/* The job's promoted/NAME record, or NULL before its first promote. */
+const jobs_promoted_t *jobs_registry_promoted(const jobs_registry_t *r, const char *name);
+/* The version that feeds the job's stable outputs and view names: the
+ * promote record's version, else (never promoted) the lowest version not
+ * retired; 0 when the job has none. */
+int jobs_registry_live_version(const jobs_registry_t *r, const char *name);
+/* Is v a version that is gone for good (state retired)? */
+bool jobs_version_retired(const jobs_version_t *v);
 void jobs_registry_free(jobs_registry_t *r);
 
 /* ---- Kafka side --------------------------------------------------------- */

@@ -281,3 +281,15 @@ int broker_config_load(broker_config_t *c, const char *path, char *why, size_t c
     fclose(f);
     return rc;
 }
+
+void broker_config_views_db(const broker_config_t *c, char *buf, size_t cap)
+{
+    if (c->views_db[0]) {
+        snprintf(buf, cap, "%s", c->views_db);
+        return;
+    }
+    size_t n = strlen(c->log_dir);
+    while (n > 1 && c->log_dir[n - 1] == '/')
+        n--;
+    snprintf(buf, cap, "%.*s.views.db", (int)n, c->log_dir);
+}

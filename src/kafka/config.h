@@ -56,6 +56,9 @@ int broker_config_set(broker_config_t *c, const char *key, const char *value,
                       char *why, size_t cap);
 
 /* Read a Java-style properties file (key=value or key: value, # comments). */
+/* The view store's path: kappa.views.db, else LOG_DIR.views.db (what the
+ * HTTP query API reads and the hosted jobs write). */
+void broker_config_views_db(const broker_config_t *c, char *buf, size_t cap);
 int broker_config_load(broker_config_t *c, const char *path, char *why, size_t cap);
 
 /* Parse "PLAINTEXT://host:port,..." or "host:port". */

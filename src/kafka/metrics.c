@@ -283,14 +283,7 @@ int broker_http_start(broker_t *b)
         return rc;
     /* The view store: kappa.views.db, else beside the log directory. */
     char db[4200];
-    if (b->cfg.views_db[0]) {
-        snprintf(db, sizeof db, "%s", b->cfg.views_db);
-    } else {
-        size_t n = strlen(b->cfg.log_dir);
-        while (n > 1 && b->cfg.log_dir[n - 1] == '/')
-            n--;
-        snprintf(db, sizeof db, "%.*s.views.db", (int)n, b->cfg.log_dir);
-    }
+    broker_config_views_db(&b->cfg, db, sizeof db);
     if ((rc = http_route(b->http, "GET", "/metrics", metrics_handler, b)) != 0 ||
         (rc = http_route(b->http, "GET", "/health", health_handler, b)) != 0 ||
         (rc = views_api_register(b->http, db, b->cfg.views_query_timeout_ms,

@@ -20,7 +20,7 @@ typedef struct stream_desc {
     bool input_is_table[STREAM_DESC_MAX];
     int ninputs;
     /* Sink topics and the late topic, as the plugin names them (the
-     * versioned topic is NAME.vVERSION). */
+     * versioned topic is NAME.vVERSION); not views' backing topics. */
     char outputs[STREAM_DESC_MAX][256];
     int noutputs;
     /* Views (kappa_view): their names; each version writes VIEW@vVERSION

@@ -9,7 +9,19 @@
  * listener.  A registry version runs while its state is `running`, from its
  * plugin materialized (and hash-checked) in STATE_DIR/plugins/SHA256.so,
  * with --from and --versioned-outputs; when it becomes `stopped` its child
- * gets SIGTERM (it commits and leaves its group).
+ * gets SIGTERM (it commits and leaves its group).  Every child applies its
+ * views to the server's view store (--views kappa.views.db).
+ *
+ * Promote and retire (docs/jobs.md): while a job's promoted/NAME record is
+ * `switching`, both versions it names are kept stopped; once it is `done`
+ * they run again with the stable ranges of their version records
+ * (--stable-from / --stable-until; the promoted version also waits for the
+ * previous one's group at its cut, --stable-wait-group), and the stable
+ * names of the promoted version's views point at it (view_store_set_alias,
+ * retried until its tables exist).  Before any promote the job's lowest
+ * version feeds the stable topics unbounded (--stable-outputs).  A retired
+ * version is stopped, then its view tables are dropped from the store and
+ * its local state directory removed.
  *
  * Invariants: (1) a job version has at most one child at a time, so its
  * tasks are never run twice by the same host; (2) the set of registry
@@ -27,9 +39,11 @@
 #include "jobs/progress.h"
 #include "jobs/registry.h"
 #include "jobs/sha256.h"
+#include "view/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 #include <pthread.h>
@@ -60,10 +74,29 @@ typedef struct hosted {
     char from[32];
     int nparams;
     char (*params)[256];        /* owned */
+    /* The stable range it runs with (see the header comment). */
+    bool stable;
+    char *stable_from, *stable_until;   /* owned; NULL: unbounded */
+    char stable_wait[160];      /* group that must pass stable_from first */
+    bool restart;               /* SIGTERMed to restart with new arguments */
+    bool retired, cleaned;      /* retired in the registry; views and state removed */
+    int nviews;
+    char (*views)[128];         /* owned: the version's views */
 } hosted_t;
 
+/* A job's stable view names, to point at `version` (promote). */
+typedef struct alias_want {
+    char name[JOBS_NAME_MAX];
+    int version;                /* 0: nothing to do */
+    int64_t ts_ms;              /* of the promote record */
+    bool done;
+    int64_t due_ms;             /* next attempt (monotonic) */
+} alias_want_t;
+
 struct job_host {
-    char self[4096], brokers[512], state_dir[4096];
+    char self[4096], brokers[512], state_dir[4096], views_db[4096];
+    alias_want_t aliases[HOST_MAX_JOBS];
+    int naliases;
     int metrics_port;
     hosted_t jobs[HOST_MAX_JOBS];
     int njobs;
@@ -131,12 +164,16 @@ static void spawn(job_host_t *h, hosted_t *j, int64_t now)
 {
     char http[64];
     snprintf(http, sizeof http, "127.0.0.1:%d", h->metrics_port + (int)(j - h->jobs));
-    char *argv[24 + 2 * JOBS_MAX_PARAMS];
+    char *argv[40 + 2 * JOBS_MAX_PARAMS];
     int a = 0;
     char *fixed[] = {h->self, "job", "run", j->name, "--version", j->version, "--plugin",
                      j->plugin, "-b", h->brokers, "--state-dir", h->state_dir};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         argv[a++] = fixed[i];
+    if (h->views_db[0]) {
+        argv[a++] = "--views";
+        argv[a++] = h->views_db;
+    }
     if (j->registry) {
         argv[a++] = "--from";
         argv[a++] = j->from;
@@ -144,6 +181,20 @@ static void spawn(job_host_t *h, hosted_t *j, int64_t now)
         for (int i = 0; i < j->nparams; i++) {
             argv[a++] = "--param";
             argv[a++] = j->params[i];
+        }
+        if (j->stable)
+            argv[a++] = "--stable-outputs";
+        if (j->stable_from) {
+            argv[a++] = "--stable-from";
+            argv[a++] = j->stable_from;
+        }
+        if (j->stable_until) {
+            argv[a++] = "--stable-until";
+            argv[a++] = j->stable_until;
+        }
+        if (j->stable_wait[0]) {
+            argv[a++] = "--stable-wait-group";
+            argv[a++] = j->stable_wait;
         }
     }
     if (h->metrics_port) {
@@ -178,7 +229,11 @@ static void spawn(job_host_t *h, hosted_t *j, int64_t now)
     }
     j->pid = pid;
     j->started_ms = now;
-    KP_INFO("job %s v%s: started (pid %d)", j->name, j->version, (int)pid);
+    j->restart = false;
+    KP_INFO("job %s v%s: started (pid %d)%s%s%s%s", j->name, j->version, (int)pid,
+            j->stable ? "; feeds the stable outputs" : "",
+            j->stable_from ? " from " : "", j->stable_from ? j->stable_from : "",
+            j->stable_until ? " until the cut" : "");
 }
 
 static void reap(hosted_t *j, int status, int64_t now)
@@ -267,21 +322,79 @@ static hosted_t *find_registry_job(job_host_t *h, const char *name, int version)
     return NULL;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The stable arguments of registry version v (see the header comment);
+ * returns true when they differ from what j has (j is updated). */
+static bool update_stable(job_host_t *h, hosted_t *j, const jobs_version_t *v)
+{
+    int live = jobs_registry_live_version(&h->reg, v->name);
+    const jobs_promoted_t *pr = jobs_registry_promoted(&h->reg, v->name);
+    bool stable = v->has_stable || (!pr && live == v->version);
+    char wait[160] = "";
+    if (pr && pr->version == v->version && v->has_stable && v->stable_from && pr->previous > 0)
+        snprintf(wait, sizeof wait, "%s.v%d", v->name, pr->previous);
+    const char *from = v->has_stable ? v->stable_from : NULL;
+    const char *until = v->has_stable ? v->stable_until : NULL;
+    if (stable == j->stable && same_str(from, j->stable_from) &&
+        same_str(until, j->stable_until) && strcmp(wait, j->stable_wait) == 0)
+        return false;
+    j->stable = stable;
+    kp_free(j->stable_from);
+    kp_free(j->stable_until);
+    j->stable_from = from ? kp_strdup(from) : NULL;
+    j->stable_until = until ? kp_strdup(until) : NULL;
+    snprintf(j->stable_wait, sizeof j->stable_wait, "%s", wait);
+    return true;
+}
+
+static void want_alias(job_host_t *h, const jobs_promoted_t *pr, int64_t now)
+{
+    alias_want_t *a = NULL;
+    for (int i = 0; i < h->naliases && !a; i++)
+        if (strcmp(h->aliases[i].name, pr->name) == 0)
+            a = &h->aliases[i];
+    if (!a) {
+        if (h->naliases == HOST_MAX_JOBS)
+            return;
+        a = &h->aliases[h->naliases++];
+        memset(a, 0, sizeof *a);
+        snprintf(a->name, sizeof a->name, "%s", pr->name);
+    }
+    if (a->version == pr->version && a->ts_ms == pr->ts_ms)
+        return;
+    a->version = pr->version;
+    a->ts_ms = pr->ts_ms;
+    a->done = false;
+    a->due_ms = now;
+}
+
 /* Make the hosted set agree with the registry (invariant 2). */
 static void reconcile(job_host_t *h, int64_t now)
 {
     for (int i = 0; i < h->njobs; i++)
         if (h->jobs[i].registry)
             h->jobs[i].wanted = false;
+    for (int i = 0; i < h->reg.npromoted; i++)
+        if (strcmp(h->reg.promoted[i].state, "done") == 0)
+            want_alias(h, &h->reg.promoted[i], now);
     for (int i = 0; i < h->reg.nversions; i++) {
         const jobs_version_t *v = h->reg.versions[i];
         bool running = strcmp(v->state, "running") == 0;
+        /* A promote in progress keeps both of its versions stopped. */
+        const jobs_promoted_t *pr = jobs_registry_promoted(&h->reg, v->name);
+        if (pr && strcmp(pr->state, "switching") == 0 &&
+            (pr->version == v->version || pr->previous == v->version))
+            running = false;
         hosted_t *j = find_registry_job(h, v->name, v->version);
-        if (!j && !running)
+        if (!j && !running && !jobs_version_retired(v))
             continue;
         if (!j) {
             const jobs_plugin_t *p = jobs_registry_plugin(&h->reg, v->plugin_sha256);
-            if (!p)
+            if (!p && !jobs_version_retired(v))
                 continue;       /* its plugin record has not arrived yet */
             if (h->njobs == HOST_MAX_JOBS) {
                 KP_ERROR("job %s v%d: this server hosts at most %d jobs; not starting it",
@@ -290,15 +403,19 @@ static void reconcile(job_host_t *h, int64_t now)
             }
             j = &h->jobs[h->njobs];
             memset(j, 0, sizeof *j);
-            int rc = materialize(h, p, j->plugin, sizeof j->plugin);
+            int rc = p ? materialize(h, p, j->plugin, sizeof j->plugin) : 0;
             if (rc) {
                 KP_ERROR("job %s v%d: cannot write its plugin to %s/plugins: %s", v->name,
                          v->version, h->state_dir, kp_strerror(rc));
                 continue;
             }
             j->params = kp_calloc(JOBS_MAX_PARAMS, sizeof *j->params);
-            if (!j->params)
+            j->views = kp_calloc(JOBS_MAX_LIST, sizeof *j->views);
+            if (!j->params || !j->views) {
+                kp_free(j->params);
+                kp_free(j->views);
                 continue;
+            }
             h->njobs++;
             j->registry = true;
             snprintf(j->name, sizeof j->name, "%s", v->name);
@@ -306,10 +423,21 @@ static void reconcile(job_host_t *h, int64_t now)
             snprintf(j->from, sizeof j->from, "%s", v->from[0] ? v->from : "earliest");
             j->nparams = v->nparams;
             memcpy(j->params, v->params, (size_t)v->nparams * sizeof v->params[0]);
+            j->nviews = v->nviews;
+            memcpy(j->views, v->views, (size_t)v->nviews * sizeof v->views[0]);
             j->backoff_ms = 1000;
             j->due_ms = now;
-            KP_INFO("job %s v%d: in the registry (plugin %s, from %s)", v->name, v->version,
-                    v->plugin_file, j->from);
+            if (!jobs_version_retired(v))
+                KP_INFO("job %s v%d: in the registry (plugin %s, from %s)", v->name, v->version,
+                        v->plugin_file, j->from);
+        }
+        j->retired = jobs_version_retired(v);
+        if (update_stable(h, j, v) && j->pid > 0 && running && j->term_ms == 0) {
+            /* New stable arguments: restart it with them (a graceful stop commits). */
+            KP_INFO("job %s v%d: restarting with a new stable range", v->name, v->version);
+            kill(j->pid, SIGTERM);
+            j->term_ms = now;
+            j->restart = true;
         }
         if (running && !j->wanted && j->pid == 0 && j->given_up) {
             /* `kappa job start` after a bad exit: try again, once more. */
@@ -319,6 +447,64 @@ static void reconcile(job_host_t *h, int64_t now)
         }
         j->wanted = running;
     }
+}
+
+/* Point the promoted versions' views' stable names at them, in the server's
+ * view store.  A version whose view tables do not exist yet (its sink has not
+ * started) is tried again a second later. */
+static void switch_aliases(job_host_t *h, int64_t now)
+{
+    for (int i = 0; i < h->naliases; i++) {
+        alias_want_t *a = &h->aliases[i];
+        if (a->done || now < a->due_ms)
+            continue;
+        const jobs_version_t *v = jobs_registry_find(&h->reg, a->name, a->version);
+        if (!v || v->nviews == 0 || !h->views_db[0]) {
+            a->done = true;
+            continue;
+        }
+        view_store_t *s = NULL;
+        int rc = view_store_open(h->views_db, &s);
+        for (int k = 0; !rc && k < v->nviews; k++)
+            rc = view_store_set_alias(s, v->views[k], v->version);
+        view_store_close(s);
+        if (rc) {
+            a->due_ms = now + 1000;
+            continue;
+        }
+        a->done = true;
+        KP_INFO("job %s: the stable names of its %d view(s) point at version %d", a->name,
+                v->nviews, v->version);
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* A retired version, once its runner is gone: its view tables and its
+ * local state go (once per server run; both are idempotent). */
+static void clean_retired(job_host_t *h, hosted_t *j)
+{
+    j->cleaned = true;
+    int version = atoi(j->version);
+    if (h->views_db[0] && j->nviews > 0) {
+        view_store_t *s = NULL;
+        int rc = view_store_open(h->views_db, &s);
+        for (int k = 0; !rc && k < j->nviews; k++)
+            rc = view_store_drop(s, j->views[k], version);
+        view_store_close(s);
+        if (rc)
+            KP_WARN("job %s v%s: dropping its view tables from %s: %s", j->name, j->version,
+                    h->views_db, kp_strerror(rc));
+    }
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/%s.v%s", h->state_dir, j->name, j->version);
+    if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        KP_WARN("job %s v%s: removing %s: %s", j->name, j->version, dir, strerror(errno));
+    KP_INFO("job %s v%s: retired (view tables and local state removed)", j->name, j->version);
 }
 
 static void follow_registry(job_host_t *h, int64_t now)
@@ -534,6 +720,7 @@ static void *supervise(void *arg)
             break;
         int64_t now = kp_mono_ns() / 1000000;
         follow_registry(h, now);
+        switch_aliases(h, now);
         if (h->reg.nversions && now >= h->progress_due_ms) {
             measure_all(h);
             h->progress_due_ms = now + HOST_PROGRESS_MS;
@@ -542,7 +729,11 @@ static void *supervise(void *arg)
             hosted_t *j = &h->jobs[i];
             int status;
             if (j->pid > 0 && waitpid(j->pid, &status, WNOHANG) == j->pid) {
-                if (j->registry && !j->wanted) {
+                if (j->restart && j->wanted) {
+                    j->pid = 0;
+                    j->term_ms = 0;
+                    j->due_ms = now;
+                } else if (j->registry && !j->wanted) {
                     KP_INFO("job %s v%s: stopped (pid %d)", j->name, j->version, (int)j->pid);
                     j->pid = 0;
                     j->term_ms = 0;
@@ -559,8 +750,12 @@ static void *supervise(void *arg)
                 } else if (j->pid > 0 && now - j->term_ms > 10000) {
                     kill(j->pid, SIGKILL);
                 }
+                if (j->pid == 0 && j->retired && !j->cleaned)
+                    clean_retired(h, j);
                 continue;
             }
+            if (j->restart && j->pid > 0 && now - j->term_ms > 10000)
+                kill(j->pid, SIGKILL);
             if (j->pid == 0 && !j->given_up && now >= j->due_ms)
                 spawn(h, j, now);
         }
@@ -570,7 +765,8 @@ static void *supervise(void *arg)
 }
 
 int job_host_start(const char *spec, const char *self, const char *brokers,
-                   const char *state_dir, int metrics_port, job_host_t **out)
+                   const char *state_dir, const char *views_db, int metrics_port,
+                   job_host_t **out)
 {
     *out = NULL;
     job_host_t *h = kp_calloc(1, sizeof *h);
@@ -586,6 +782,7 @@ int job_host_start(const char *spec, const char *self, const char *brokers,
     snprintf(h->self, sizeof h->self, "%s", self);
     snprintf(h->brokers, sizeof h->brokers, "%s", brokers);
     snprintf(h->state_dir, sizeof h->state_dir, "%s", state_dir);
+    snprintf(h->views_db, sizeof h->views_db, "%s", views_db ? views_db : "");
     h->metrics_port = metrics_port;
     pthread_mutex_init(&h->mu, NULL);
     if (pthread_create(&h->th, NULL, supervise, h) != 0) {
@@ -635,7 +832,11 @@ void job_host_stop(job_host_t *h)
     pthread_mutex_destroy(&h->mu);
     jobs_follower_free(h->follower);
     jobs_registry_free(&h->reg);
-    for (int i = 0; i < h->njobs; i++)
+    for (int i = 0; i < h->njobs; i++) {
         kp_free(h->jobs[i].params);
+        kp_free(h->jobs[i].views);
+        kp_free(h->jobs[i].stable_from);
+        kp_free(h->jobs[i].stable_until);
+    }
     kp_free(h);
 }

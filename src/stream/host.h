@@ -25,9 +25,12 @@ typedef struct job_host job_host_t;
 int job_host_parse(const char *spec, char *why, size_t cap);
 
 /* Start supervising: `self` is the kappa executable, `brokers` the address
- * the jobs connect to.  Returns 0 with *out NULL when spec is empty. */
+ * the jobs connect to, `views_db` the server's view store (kappa.views.db):
+ * the jobs apply their views there (--views) and promote switches the
+ * stable view names there. */
 int job_host_start(const char *spec, const char *self, const char *brokers,
-                   const char *state_dir, int metrics_port, job_host_t **out);
+                   const char *state_dir, const char *views_db, int metrics_port,
+                   job_host_t **out);
 /* Stop every job (SIGTERM, then SIGKILL after 10 s) and the supervisor. */
 void job_host_stop(job_host_t *h);
 

@@ -24,10 +24,20 @@
  *      committed state (its last stable offset is its end).
  *  (3) A snapshot is written only after the commit it reflects succeeded,
  *      and records the changelog offset it covers.
+ *  (4) Promote (--stable-outputs, docs/jobs.md "Promote"): a sink record
+ *      whose source tag lies in the stable range is written to the stable
+ *      topic T in the same transaction as to T.vV, so T gets it exactly
+ *      when T.vV does.  With --stable-from, no source record at or past the
+ *      cut is taken before the previous version's group has committed past
+ *      the cut on every partition, so T holds the previous version's
+ *      effects of inputs before the cut ahead of this version's of inputs
+ *      from it on.
  */
 #include "stream/runtime.h"
 #include "stream/job_metrics.h"
 #include "stream/describe.h"
+#include "jobs/cut.h"
+#include "jobs/lifecycle.h"
 #include "view/sink.h"
 
 #include "core/kp_clock.h"
@@ -55,6 +65,12 @@ typedef struct topic_info {
     int32_t partitions;
 } topic_info_t;
 
+/* A sink topic T.vV and its stable topic T (--stable-outputs). */
+typedef struct stable_topic {
+    char versioned[STREAM_TOPIC_MAX + 1];
+    char stable[STREAM_TOPIC_MAX + 1];
+} stable_topic_t;
+
 struct runner {
     kappa_job_t *job;
     kappa_run_opts_t opts;
@@ -75,6 +91,13 @@ struct runner {
     bool disk_state;                    /* --state-store disk */
     int64_t commit_ns, commit_end_ns;   /* time in commit rounds; in commit_transaction */
     view_sink_t *views;                 /* applies the job's views (--views), or NULL */
+    /* --stable-outputs: invariant (4). */
+    stable_topic_t stable[STREAM_MAX_NODES];
+    int nstable;
+    cut_t stable_from, stable_until;
+    bool has_from, has_until;
+    bool cut_passed;                    /* the wait group is past stable_from */
+    bool halted;                        /* stopped while waiting at the cut */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -235,6 +258,26 @@ static int produce(task_t *t, const char *topic, int32_t partition, const void *
     }
 }
 
+/* Is the source record t is processing inside the stable range? */
+static bool in_stable_range(const runner_t *rn, const task_t *t)
+{
+    if (!t->tag.topic)
+        return !rn->has_from && !rn->has_until;     /* untagged: only an unbounded range */
+    if (rn->has_from && cut_before(&rn->stable_from, &t->tag))
+        return false;
+    return !rn->has_until || cut_before(&rn->stable_until, &t->tag);
+}
+
+/* The stable topic a record written to `topic` also goes to, or NULL. */
+static const char *stable_target(const task_t *t, const char *topic)
+{
+    const runner_t *rn = t->rn;
+    for (int i = 0; i < rn->nstable; i++)
+        if (strcmp(rn->stable[i].versioned, topic) == 0)
+            return in_stable_range(rn, t) ? rn->stable[i].stable : NULL;
+    return NULL;
+}
+
 int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_record_t *r,
                    int64_t wm_report)
 {
@@ -277,8 +320,27 @@ int runner_produce(task_t *t, const char *topic, int32_t partition, const kappa_
                                 (size_t)n);
         }
     }
-    return produce(t, topic, partition, r->key, r->key_len, r->value, r->value_len,
-                   r->timestamp > 0 ? r->timestamp : 1, h, NULL);
+    const char *stable = stable_target(t, topic);
+    rd_kafka_headers_t *h2 = stable && h ? rd_kafka_headers_copy(h) : NULL;
+    int rc = produce(t, topic, partition, r->key, r->key_len, r->value, r->value_len,
+                     r->timestamp > 0 ? r->timestamp : 1, h, NULL);
+    if (!stable || rc) {
+        if (h2)
+            rd_kafka_headers_destroy(h2);
+        return rc;
+    }
+    /* Invariant (4): the same record, in the same transaction, to T. */
+    int32_t snp = runner_topic_partitions(rn, stable);
+    if (snp <= 0) {
+        if (h2)
+            rd_kafka_headers_destroy(h2);
+        KP_ERROR("task %s: topic %s has no known partitions", t->id, stable);
+        return KP_ENOTFOUND;
+    }
+    int32_t sp = r->key ? (int32_t)((murmur2(r->key, r->key_len) & 0x7fffffff) % (uint32_t)snp)
+                        : t->partition % snp;
+    return produce(t, stable, sp, r->key, r->key_len, r->value, r->value_len,
+                   r->timestamp > 0 ? r->timestamp : 1, h2, NULL);
 }
 
 static int changelog_record(void *ctx, const void *key, size_t klen, const void *val,
@@ -416,7 +478,87 @@ static int setup_topics(runner_t *rn, rd_kafka_t *rk)
     if (job->late_topic[0] &&
         (rc = ensure_topic(rn, rk, job->late_topic, job->subtopos[0].partitions, false)))
         return rc;
+    /* A stable topic is created like its versioned twin (the first version
+     * to feed it decides its partition count; later ones find it). */
+    for (int i = 0; i < rn->nstable; i++) {
+        int32_t n = runner_topic_partitions(rn, rn->stable[i].versioned);
+        if ((rc = ensure_topic(rn, rk, rn->stable[i].stable, n, false)) != 0)
+            return rc;
+    }
     return 0;
+}
+
+/* ---- the promote cut --------------------------------------------------------- */
+
+static int commit_all(runner_t *rn);
+
+/*
+ * Invariant (4): called before the first source record at or past the
+ * stable_from cut is taken.  Everything taken so far is before the cut:
+ * commit it, then wait (polling every 100 ms) until the previous version's
+ * group has committed offsets >= the cut on every partition the cut names.
+ * A stop request ends the wait with rn->halted set: the record is not taken.
+ */
+static int wait_at_cut(runner_t *rn)
+{
+    if (commit_all(rn) != 0 || rn->fatal)
+        return KP_EINVAL;
+    size_t n = rn->stable_from.n;
+    const char **topics = kp_calloc(n ? n : 1, sizeof *topics);
+    int32_t *parts = kp_calloc(n ? n : 1, sizeof *parts);
+    int64_t *got = kp_calloc(n ? n : 1, sizeof *got);
+    rd_kafka_conf_t *conf = base_conf(rn);
+    int rc = 0;
+    if (!topics || !parts || !got || !conf) {
+        rc = KP_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        topics[i] = rn->stable_from.e[i].topic;
+        parts[i] = rn->stable_from.e[i].partition;
+    }
+    const char *group = rn->opts.stable_wait_group;
+    KP_INFO("job %s: at the promote cut; waiting until group %s has passed it before "
+            "writing the stable topics",
+            rn->job->prefix, group);
+    int64_t t0 = kp_mono_ns() / 1000000, last_log = t0;
+    while (!stop_requested) {
+        char why[512];
+        bool passed = jobs_group_committed(conf, group, (int)n, topics, parts, got, 5000, why,
+                                           sizeof why) == 0;
+        for (size_t i = 0; passed && i < n; i++) {
+            int64_t low = 0, high = 0;
+            /* No commit: the group never took a record there, which is
+             * passing only when nothing before the cut is left to take. */
+            passed = got[i] >= rn->stable_from.e[i].offset ||
+                     (got[i] < 0 &&
+                      rd_kafka_query_watermark_offsets(rn->consumer, topics[i], parts[i], &low,
+                                                       &high, 5000) == 0 &&
+                      rn->stable_from.e[i].offset <= low);
+        }
+        if (passed) {
+            rn->cut_passed = true;
+            KP_INFO("job %s: group %s passed the promote cut after %" PRId64 " ms",
+                    rn->job->prefix, group, kp_mono_ns() / 1000000 - t0);
+            goto out;
+        }
+        int64_t now = kp_mono_ns() / 1000000;
+        if (now - last_log >= 10000) {
+            KP_INFO("job %s: still waiting for group %s to pass the promote cut", rn->job->prefix,
+                    group);
+            last_log = now;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    rn->halted = true;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    kp_free(topics);
+    kp_free(parts);
+    kp_free(got);
+    return rc;
 }
 
 /* ---- views ---------------------------------------------------------------- */
@@ -1207,6 +1349,15 @@ static int handle(runner_t *rn, rd_kafka_message_t *m)
         return 0;               /* left over from a revoked assignment */
     t->in[in].last_input_ms = now;
     kappa_stream_t *node = t->in[in].node;
+    if (node->type == NODE_SOURCE && rn->has_from && !rn->cut_passed &&
+        rn->opts.stable_wait_group) {
+        cut_tag_t at = {topic, strlen(topic), m->partition, m->offset};
+        if (!cut_before(&rn->stable_from, &at)) {
+            int rc = wait_at_cut(rn);
+            if (rc || rn->halted)
+                return rc;
+        }
+    }
     if (node->type == NODE_REPART_SOURCE) {
         rd_kafka_headers_t *h = NULL;
         const void *wm, *up;
@@ -1368,7 +1519,8 @@ static int run_loop(runner_t *rn)
     while (!stop_requested && !rn->fatal) {
         ssize_t n = rd_kafka_consume_batch_queue(rn->queue, 50, msgs, 1024);
         for (ssize_t i = 0; i < n; i++) {
-            if (!rn->fatal && handle(rn, msgs[i]) != 0)
+            /* Halted at the promote cut: the rest is not taken (nor committed). */
+            if (!rn->fatal && !rn->halted && handle(rn, msgs[i]) != 0)
                 rn->fatal = 1;
             rd_kafka_message_destroy(msgs[i]);
         }
@@ -1394,7 +1546,7 @@ static int run_loop(runner_t *rn)
 /* --versioned-outputs: sink topic T becomes T.vVERSION (and so does the late
  * topic).  Done after planning, so the graph checks saw the user's names.
  * Views are versioned by their own naming (__kappa_view.VIEW.vVERSION). */
-static int version_outputs(kappa_job_t *job)
+static int version_outputs(runner_t *rn, kappa_job_t *job)
 {
     for (int i = 0; i <= job->nnodes; i++) {
         char *topic = i < job->nnodes ? job->nodes[i]->topic : job->late_topic;
@@ -1408,6 +1560,15 @@ static int version_outputs(kappa_job_t *job)
         if (n < 0 || n > STREAM_TOPIC_MAX || n > 249) {
             job_fail(job, "output topic %s.v%d is too long", topic, job->version);
             return KP_EINVAL;
+        }
+        /* Sink topics (not the late topic) have a stable twin under promote. */
+        bool twin = rn->opts.stable_outputs && i < job->nnodes;
+        for (int k = 0; twin && k < rn->nstable; k++)
+            twin = strcmp(rn->stable[k].stable, topic) != 0;
+        if (twin && rn->nstable < STREAM_MAX_NODES) {
+            stable_topic_t *st = &rn->stable[rn->nstable++];
+            snprintf(st->stable, sizeof st->stable, "%s", topic);
+            memcpy(st->versioned, v, (size_t)n + 1);   /* n <= STREAM_TOPIC_MAX, checked above */
         }
         memcpy(topic, v, (size_t)n + 1);
     }
@@ -1442,10 +1603,31 @@ int kappa_job_run(const char *name, int version, kappa_job_define_fn *define,
         job_free(job);
         return 2;
     }
+    if (rn.opts.stable_outputs && !rn.opts.versioned_outputs) {
+        KP_ERROR("--stable-outputs/--stable-from/--stable-until need --versioned-outputs");
+        job_free(job);
+        return 2;
+    }
+    const char *cuts[2] = {rn.opts.stable_from, rn.opts.stable_until};
+    for (int i = 0; i < 2; i++) {
+        char why[256];
+        if (cuts[i] && cut_parse(cuts[i], i ? &rn.stable_until : &rn.stable_from, why,
+                                 sizeof why) != 0) {
+            KP_ERROR("--stable-%s '%s': %s", i ? "until" : "from", cuts[i], why);
+            cut_free(&rn.stable_from);
+            cut_free(&rn.stable_until);
+            job_free(job);
+            return 2;
+        }
+    }
+    rn.has_from = cuts[0] != NULL;
+    rn.has_until = cuts[1] != NULL;
     if (rn.opts.versioned_outputs)
         rn.opts.source_tags = 1;
-    if (rn.opts.versioned_outputs && version_outputs(job) != 0) {
+    if (rn.opts.versioned_outputs && version_outputs(&rn, job) != 0) {
         KP_ERROR("job %s: %s", job->prefix, job->error);
+        cut_free(&rn.stable_from);
+        cut_free(&rn.stable_until);
         job_free(job);
         return 2;
     }
@@ -1525,6 +1707,8 @@ out:
     }
     job_metrics_stop(rn.metrics);
     kp_free(rn.tasks);
+    cut_free(&rn.stable_from);
+    cut_free(&rn.stable_until);
     job_free(job);
     return status;
 }

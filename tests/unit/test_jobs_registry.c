@@ -2,7 +2,8 @@
  * test_jobs_registry.c -- the job registry's records (src/jobs/registry.c):
  * SHA-256 against FIPS 180-4 vectors, a version record's JSON round trip
  * (escapes, params, partitions), the fold of records (last value wins,
- * tombstones, plugins checked against their hash), and malformed records.
+ * tombstones, plugins checked against their hash), malformed records, the
+ * stable range and promoted/NAME records, and which version is live.
  */
 #include "core/kp_error.h"
 #include "core/kp_mem.h"
@@ -167,6 +168,68 @@ TEST(phases)
     kp_free(v);
 }
 
+TEST(stable_range_and_promoted)
+{
+    jobs_version_t *v = sample_version(), back;
+    v->has_stable = true;
+    v->stable_from = kp_strdup("n2:0=5,n2:1=7");
+    char *json;
+    size_t len;
+    CHECK_OK(jobs_version_json(v, &json, &len));
+    CHECK(strstr(json, "\"stable\":{\"from\":\"n2:0=5,n2:1=7\",\"until\":null}") != NULL);
+    CHECK_OK(jobs_version_parse(json, len, &back));
+    CHECK(back.has_stable && back.stable_until == NULL);
+    CHECK(back.stable_from && strcmp(back.stable_from, "n2:0=5,n2:1=7") == 0);
+    jobs_version_free(&back);
+    kp_free(json);
+
+    /* Never promoted: the lowest version not retired is live. */
+    jobs_registry_t r = {0};
+    char key[64];
+    for (int ver = 7; ver <= 9; ver++) {
+        v->version = ver;
+        snprintf(v->state, sizeof v->state, "%s", ver == 7 ? "retired" : "running");
+        jobs_version_key("q1", ver, key, sizeof key);
+        CHECK_OK(jobs_version_json(v, &json, &len));
+        CHECK_OK(jobs_registry_apply(&r, key, strlen(key), json, len));
+        kp_free(json);
+    }
+    CHECK(jobs_registry_promoted(&r, "q1") == NULL);
+    CHECK_EQ_INT(jobs_registry_live_version(&r, "q1"), 8);
+    CHECK_EQ_INT(jobs_registry_live_version(&r, "nope"), 0);
+
+    jobs_promoted_t p = {0}, pb;
+    snprintf(p.name, sizeof p.name, "q1");
+    p.version = 9;
+    p.previous = 8;
+    snprintf(p.state, sizeof p.state, "switching");
+    p.ts_ms = 42;
+    CHECK_OK(jobs_promoted_json(&p, &json, &len));
+    CHECK(strcmp(json, "{\"name\":\"q1\",\"version\":9,\"previous\":8,\"state\":"
+                       "\"switching\",\"cut\":null,\"ts\":42}") == 0);
+    jobs_promoted_key("q1", key, sizeof key);
+    CHECK(strcmp(key, "promoted/q1") == 0);
+    CHECK_OK(jobs_registry_apply(&r, key, strlen(key), json, len));
+    kp_free(json);
+    CHECK_EQ_INT(jobs_registry_live_version(&r, "q1"), 9);
+    p.cut = "n2:0=5";
+    snprintf(p.state, sizeof p.state, "done");
+    CHECK_OK(jobs_promoted_json(&p, &json, &len));
+    CHECK_OK(jobs_promoted_parse(json, len, &pb));
+    CHECK(strcmp(pb.state, "done") == 0 && pb.cut && strcmp(pb.cut, "n2:0=5") == 0);
+    jobs_promoted_free(&pb);
+    CHECK_OK(jobs_registry_apply(&r, key, strlen(key), json, len));
+    kp_free(json);
+    const jobs_promoted_t *got = jobs_registry_promoted(&r, "q1");
+    CHECK(got && got->previous == 8 && strcmp(got->cut, "n2:0=5") == 0);
+    /* A bad state is not a promote record. */
+    const char *bad = "{\"name\":\"q1\",\"version\":9,\"state\":\"maybe\"}";
+    CHECK(jobs_promoted_parse(bad, strlen(bad), &pb) == KP_ECORRUPT);
+    jobs_registry_free(&r);
+    jobs_version_free(v);
+    kp_free(v);
+}
+
 int main(void)
 {
     RUN(sha256_vectors);
@@ -174,5 +237,6 @@ int main(void)
     RUN(malformed_records);
     RUN(registry_fold);
     RUN(phases);
+    RUN(stable_range_and_promoted);
     return test_summary();
 }
