@@ -21,6 +21,8 @@ static int usage(FILE *out)
             "                       manage, write and read topics on any Kafka broker\n"
             "  log check [-v] DIR   verify and summarise segment files (read-only)\n"
             "  job run NAME --version V --plugin FILE.so  run a stream-processing job\n"
+            "  job deploy|list|status|stop|start|diff|promote|retire  the Kappa cycle:\n"
+            "                       versions of a job side by side, replay, compare, switch\n"
             "  view sink VIEW --version V --to TARGET  apply a view to SQLite (or another store)\n"
             "  view list|get|query  read materialized views through the HTTP query API\n"
             "  bench produce|consume --topic T [...]  load test any Kafka broker\n"
@@ -28,11 +30,11 @@ static int usage(FILE *out)
             "  group list|describe|seek|delete  consumer groups, offsets and lag\n"
             "  cluster info|health  brokers, API versions, partition health\n"
             "  completion bash      a bash completion script: source <(kappa completion bash)\n"
+            "  demo [--keep]        the whole Kappa cycle on generated data, narrated\n"
             "  version              print the version\n"
             "  help                 this text\n"
             "\n"
-            "The stream processor and the serving layer are being built on this log\n"
-            "engine and broker; see README.md.\n");
+            "See README.md and docs/ for each part.\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -62,6 +64,8 @@ int main(int argc, char **argv)
         return cli_group(argc - 2, argv + 2);
     if (strcmp(cmd, "cluster") == 0)
         return cli_cluster(argc - 2, argv + 2);
+    if (strcmp(cmd, "demo") == 0)
+        return cli_demo(argc - 2, argv + 2);
     if (strcmp(cmd, "completion") == 0)
         return cli_completion(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

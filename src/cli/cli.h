@@ -17,5 +17,6 @@ int cli_completion(int argc, char **argv); /* kappa completion bash */
 int cli_topic(int argc, char **argv);   /* kappa topic create|list|describe|... */
 int cli_view(int argc, char **argv);    /* kappa view list|get|query */
 int cli_view_sink(int argc, char **argv); /* kappa view sink (args after "sink") */
+int cli_demo(int argc, char **argv);    /* kappa demo */
 
 #endif
