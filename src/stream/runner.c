@@ -1128,7 +1128,10 @@ static int commit_all(runner_t *rn)
     if (n)
         rn->commit_rounds++, rn->commit_ns += kp_mono_ns() - c0;
     kp_free(jobs);
-    rn->last_commit_ms = kp_mono_ns() / 1000000;
+    /* The interval runs from one commit's start to the next one's, so a
+     * commit's own duration does not stretch it (records produced just
+     * after a commit wait at most one interval for the next). */
+    rn->last_commit_ms = c0 / 1000000;
     if (rc) {
         rn->fatal = 1;
         return -1;
@@ -1517,7 +1520,11 @@ static int run_loop(runner_t *rn)
 {
     rd_kafka_message_t *msgs[1024];
     while (!stop_requested && !rn->fatal) {
-        ssize_t n = rd_kafka_consume_batch_queue(rn->queue, 50, msgs, 1024);
+        /* Wait for input at most until the next commit is due: a quiet input
+         * must not hold back the commit of what was already processed. */
+        int64_t due = rn->last_commit_ms + rn->opts.commit_interval_ms - kp_mono_ns() / 1000000;
+        int wait_ms = due < 1 ? 1 : due > 50 ? 50 : (int)due;
+        ssize_t n = rd_kafka_consume_batch_queue(rn->queue, wait_ms, msgs, 1024);
         for (ssize_t i = 0; i < n; i++) {
             /* Halted at the promote cut: the rest is not taken (nor committed). */
             if (!rn->fatal && !rn->halted && handle(rn, msgs[i]) != 0)
