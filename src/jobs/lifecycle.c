@@ -19,24 +19,6 @@ void jobs_group_name(const char *name, int version, char *buf, size_t cap)
     snprintf(buf, cap, "%s.v%d", name, version);
 }
 
-/* The first event of `type` on q within timeout_ms, or NULL. */
-static rd_kafka_event_t *wait_event(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
-                                    int timeout_ms)
-{
-    int64_t deadline = kp_mono_ns() / 1000000 + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - kp_mono_ns() / 1000000;
-        if (left <= 0)
-            return NULL;
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)left);
-        if (!ev)
-            return NULL;
-        if (rd_kafka_event_type(ev) == type)
-            return ev;
-        rd_kafka_event_destroy(ev);
-    }
-}
-
 int jobs_group_members(rd_kafka_t *rk, const char *group, int timeout_ms, int *members,
                        char *why, size_t cap)
 {
@@ -48,7 +30,7 @@ int jobs_group_members(rd_kafka_t *rk, const char *group, int timeout_ms, int *m
     const char *groups[1] = {group};
     rd_kafka_DescribeConsumerGroups(rk, groups, 1, o, q);
     rd_kafka_event_t *ev =
-        wait_event(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, timeout_ms + 1000);
+        jobs_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT, timeout_ms + 1000);
     int rc = 0;
     if (!ev) {
         snprintf(why, cap, "describing group %s: no answer within %d ms", group, timeout_ms);
@@ -165,7 +147,8 @@ int jobs_delete_topics(rd_kafka_t *rk, char *const *names, int n, int timeout_ms
     rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_DeleteTopics(rk, dts, (size_t)n, o, q);
-    rd_kafka_event_t *ev = wait_event(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, timeout_ms + 1000);
+    rd_kafka_event_t *ev =
+        jobs_admin_wait(q, RD_KAFKA_EVENT_DELETETOPICS_RESULT, timeout_ms + 1000);
     int rc = 0;
     if (!ev) {
         snprintf(why, cap, "deleting topics: no answer within %d ms", timeout_ms);
@@ -211,7 +194,8 @@ int jobs_delete_groups(rd_kafka_t *rk, char *const *groups, int n, int timeout_m
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS);
     rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_DeleteGroups(rk, dg, (size_t)n, o, q);
-    rd_kafka_event_t *ev = wait_event(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, timeout_ms + 1000);
+    rd_kafka_event_t *ev =
+        jobs_admin_wait(q, RD_KAFKA_EVENT_DELETEGROUPS_RESULT, timeout_ms + 1000);
     int rc = 0;
     if (!ev) {
         snprintf(why, cap, "deleting groups: no answer within %d ms", timeout_ms);

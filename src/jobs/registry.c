@@ -709,8 +709,8 @@ void jobs_registry_free(jobs_registry_t *r)
 
 /* ---- Kafka side --------------------------------------------------------- */
 
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
-                                    int timeout_ms)
+rd_kafka_event_t *jobs_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
+                                  int timeout_ms)
 {
     int64_t deadline = kp_mono_ns() / 1000000 + timeout_ms;
     for (;;) {
@@ -741,7 +741,8 @@ int jobs_topic_ensure(rd_kafka_t *rk, int timeout_ms, char *why, size_t cap)
     rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_CreateTopics(rk, &nt, 1, o, q);
-    rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout_ms + 1000);
+    rd_kafka_event_t *ev =
+        jobs_admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout_ms + 1000);
     int rc = 0;
     if (!ev) {
         snprintf(why, cap, "creating topic %s: no answer within %d ms", JOBS_TOPIC, timeout_ms);
@@ -775,7 +776,8 @@ int64_t jobs_topic_max_bytes(rd_kafka_t *rk, int timeout_ms)
         rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
     rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, NULL, 0);
     rd_kafka_DescribeConfigs(rk, &cr, 1, o, q);
-    rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout_ms + 1000);
+    rd_kafka_event_t *ev =
+        jobs_admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout_ms + 1000);
     if (ev && !rd_kafka_event_error(ev)) {
         size_t n = 0;
         const rd_kafka_ConfigResource_t **rs =

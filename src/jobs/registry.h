@@ -128,6 +128,10 @@ void jobs_registry_free(jobs_registry_t *r);
 
 /* Create __kappa_jobs if missing (1 partition, compacted).  rk: any handle. */
 int jobs_topic_ensure(rd_kafka_t *rk, int timeout_ms, char *why, size_t cap);
+/* The first event of `type` on an admin result queue within timeout_ms
+ * (others are dropped), or NULL. */
+rd_kafka_event_t *jobs_admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
+                                  int timeout_ms);
 /* The topic's max.message.bytes (DescribeConfigs), or 1048588 if unknown. */
 int64_t jobs_topic_max_bytes(rd_kafka_t *rk, int timeout_ms);
 /* Prepare a producer configuration for jobs_put (delivery reports, size). */
