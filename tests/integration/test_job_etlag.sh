@@ -151,6 +151,11 @@ if [ "$got" == "7 7" ] && in_range "$(field "$s" 3 p0)" $((T0 - TX)) $((T1 - TX)
 else fail "committed past an aborted transaction and its markers: the newest committed record's lag" \
     "$got $(field "$s" 3 p0) want $((T0 - TX))..$((T1 - TX))"; fi
 
+# The readers (the server's and every status's) join no group and commit nothing.
+groups=$($K group list -b "$BROKER" 2>&1 | awk 'NR > 1 {print $1}' | sort | tr '\n' ' ')
+if [ "$groups" == "et.v1 et.v2 et.v3 " ]; then pass "event-time reads leave no consumer group behind"
+else fail "event-time reads leave no consumer group behind" "$groups"; fi
+
 # ---- broker down: status still fails fast with exit 3 ---------------------------
 start=$(now_ms)
 out=$($K job status et -b 127.0.0.1:1 --timeout 2000 2>&1); rc=$?
