@@ -578,10 +578,11 @@ static void status_usage(FILE *f)
             "\n"
             "Per version of job NAME and per input partition: start and end offsets of the\n"
             "replay (fixed at deploy), current (the version group's committed offset), lag\n"
-            "(high watermark now - current), records/s and ETA; overall progress =\n"
-            "sum(current - start) / sum(end - start).  Phase: BACKFILLING, CAUGHT_UP (past\n"
-            "the end offsets on every partition and lag under the threshold), LIVE (caught\n"
-            "up and the job's only running version), STOPPED.\n"
+            "(high watermark now - current), event lag (wall clock now - the timestamp\n"
+            "of the last record processed; \"-\" before the first commit), records/s and\n"
+            "ETA; overall progress = sum(current - start) / sum(end - start).  Phase:\n"
+            "BACKFILLING, CAUGHT_UP (past the end offsets on every partition and lag under\n"
+            "the threshold), LIVE (caught up and the job's only running version), STOPPED.\n"
             "\n"
             "options:\n"
             "      --watch                   refresh until interrupted (a progress bar on a\n"
@@ -609,8 +610,8 @@ static void sample_free(sample_t *s)
     memset(s, 0, sizeof *s);
 }
 
-static int take_sample(const cli_common_t *c, const rd_kafka_conf_t *base, const char *name,
-                       sample_t *s)
+static int take_sample(const cli_common_t *c, const rd_kafka_conf_t *base,
+                       jobs_etime_reader_t *etime, const char *name, sample_t *s)
 {
     char why[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(base);
@@ -643,6 +644,9 @@ static int take_sample(const cli_common_t *c, const rd_kafka_conf_t *base, const
                                   sizeof why) != 0)
             return cli_fail(c, "%s v%d: %s", name, s->reg.versions[i]->version, why);
         s->ok[i] = true;
+        /* Bounded apart from the timeout: the offsets above were readable, so
+         * the records should be too, and a sample must not stall on them. */
+        jobs_progress_event_time(etime, &s->p[i], c->timeout_ms < 2000 ? c->timeout_ms : 2000);
     }
     return 0;
 }
@@ -697,17 +701,17 @@ static void print_json(const char *name, const sample_t *s, const sample_t *prev
 static void print_table(const cli_common_t *c, const sample_t *s, const sample_t *prev,
                         int64_t threshold)
 {
-    out_table_t *t = out_table_new(10, "VERSION", "TOPIC", "PARTITION", "START", "CURRENT",
-                                   "END", "LAG", "RECORDS_PER_SEC", "ETA", "PHASE");
-    for (int col = 0; col < 8; col++)
-        if (col != 1 && col != 8)
+    out_table_t *t = out_table_new(11, "VERSION", "TOPIC", "PARTITION", "START", "CURRENT",
+                                   "END", "LAG", "EVENT_LAG", "RECORDS_PER_SEC", "ETA", "PHASE");
+    for (int col = 0; col < 9; col++)
+        if (col != 1)
             out_num(t, col);
     for (int i = 0; i < s->reg.nversions; i++) {
         const jobs_version_t *v = s->reg.versions[i];
         const jobs_progress_t *p = &s->p[i], *b = previous(prev, v);
         const char *phase = jobs_phase(v, p, threshold, jobs_is_promoted(&s->reg, v));
         double rate = b ? jobs_progress_rate(b, p) : 0;
-        char ver[16], pct[32], lag[32], rs[32], eta[32];
+        char ver[16], pct[32], lag[32], rs[32], eta[32], el[32];
         snprintf(ver, sizeof ver, "%d", v->version);
         for (int k = 0; k < p->nparts; k++) {
             const jobs_part_progress_t *x = &p->parts[k];
@@ -728,13 +732,15 @@ static void print_table(const cli_common_t *c, const sample_t *s, const sample_t
                                      (double)(p->sampled_ms - b->sampled_ms)
                                : 0;
             fmt_eta(eta, sizeof eta, left, prate);
-            out_row(t, ver, x->topic, part, st, cur, end, l, r, eta, phase);
+            jobs_fmt_event_lag(el, sizeof el, x->event_time_lag_ms);
+            out_row(t, ver, x->topic, part, st, cur, end, l, el, r, eta, phase);
         }
         snprintf(pct, sizeof pct, "%.1f%%", p->ratio * 100.0);
         snprintf(lag, sizeof lag, "%" PRId64, p->lag);
         snprintf(rs, sizeof rs, b ? "%.0f" : "-", rate);
         fmt_eta(eta, sizeof eta, remaining(p), rate);
-        out_row(t, ver, "(all)", "-", "-", pct, "-", lag, rs, eta, phase);
+        jobs_fmt_event_lag(el, sizeof el, p->event_time_lag_ms);
+        out_row(t, ver, "(all)", "-", "-", pct, "-", lag, el, rs, eta, phase);
     }
     out_print(t, c->format, stdout);
     out_table_free(t);
@@ -818,11 +824,18 @@ static int job_status(int argc, char **argv)
     rd_kafka_conf_t *base = cli_conf(&c);
     if (!base)
         return CLI_EXIT_FAIL;
+    /* One reader for every sample of a --watch, not a consumer per sample. */
+    jobs_etime_reader_t *etime = NULL;
+    char why[512];
+    if (jobs_etime_reader_new(base, &etime, why, sizeof why) != 0) {
+        rd_kafka_conf_destroy(base);
+        return cli_fail(&c, "%s", why);
+    }
     sample_t prev = {0}, cur = {0};
     bool have_prev = false, tty = isatty(STDOUT_FILENO);
     int status = 0;
     for (;;) {
-        if (take_sample(&c, base, name, &cur) != 0) {
+        if (take_sample(&c, base, etime, name, &cur) != 0) {
             status = CLI_EXIT_FAIL;
             break;
         }
@@ -856,6 +869,7 @@ static int job_status(int argc, char **argv)
     sample_free(&cur);
     if (have_prev)
         sample_free(&prev);
+    jobs_etime_reader_free(etime);
     rd_kafka_conf_destroy(base);
     return status;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #define JOBS_CAUGHT_UP_LAG 1000     /* records: the default CAUGHT_UP threshold */
+#define JOBS_ETIME_WAIT_MS 500      /* the bound on one version's event-time read */
 
 typedef struct jobs_part_progress {
     char topic[256];
@@ -26,6 +27,11 @@ typedef struct jobs_part_progress {
     bool committed;             /* the group has committed this partition */
     int64_t high_watermark;     /* now; -1 when it could not be read */
     int64_t lag;                /* high_watermark - current */
+    /* Event time (jobs_progress_event_time): the timestamp of the newest
+     * data record before current, and wall clock now minus it; -1 when
+     * unknown (nothing committed past start, or it could not be read). */
+    int64_t event_time_ms;
+    int64_t event_time_lag_ms;
 } jobs_part_progress_t;
 
 typedef struct jobs_progress {
@@ -36,6 +42,7 @@ typedef struct jobs_progress {
     double ratio;                   /* done / total; 1 when total is 0 */
     bool past_end;                  /* every partition's current >= end */
     int64_t sampled_ms;             /* monotonic time of the sample */
+    int64_t event_time_lag_ms;      /* max over the partitions; -1 when none is known */
 } jobs_progress_t;
 
 /*
@@ -46,6 +53,32 @@ typedef struct jobs_progress {
 int jobs_progress_measure(const rd_kafka_conf_t *base, const jobs_version_t *v,
                           int timeout_ms, jobs_progress_t *out, char *why, size_t cap);
 void jobs_progress_free(jobs_progress_t *p);
+
+/*
+ * Event-time lag (docs/jobs.md "Progress").  A reader is one long-lived
+ * consumer handle that only ever assign()s partitions at explicit offsets:
+ * it never subscribes and never commits, so the job's groups never see it.
+ * Create one per process (or per `status --watch`), not per measurement.
+ */
+typedef struct jobs_etime_reader jobs_etime_reader_t;
+
+int jobs_etime_reader_new(const rd_kafka_conf_t *base, jobs_etime_reader_t **out, char *why,
+                          size_t cap);
+void jobs_etime_reader_free(jobs_etime_reader_t *r);
+
+/*
+ * Fill the event_time fields of p (measured by jobs_progress_measure): per
+ * partition whose committed offset is past its start offset, read the window
+ * [current - 16, current) (read_committed, so transaction markers and aborted
+ * records never come back; widened once to 1024 records when the window
+ * held none) and take the newest record's timestamp.  Waits at most
+ * timeout_ms in all; a partition not read by then stays unknown (-1).
+ * Never fails: an unreachable broker leaves everything unknown.
+ */
+void jobs_progress_event_time(jobs_etime_reader_t *r, jobs_progress_t *p, int timeout_ms);
+
+/* "3.2s", "4m10s", "2h05m", "12d03h"; "-" when ms < 0. */
+void jobs_fmt_event_lag(char *buf, size_t cap, int64_t ms);
 
 /*
  * The phase of v: "STOPPED" when its state is stopped; "BACKFILLING" while

@@ -108,6 +108,7 @@ struct job_host {
     uint64_t reg_seen;          /* reg.changes last reconciled */
     int64_t follow_due_ms;      /* next attempt to (re)open the follower */
     int64_t progress_due_ms;    /* next progress snapshot (measure_all) */
+    jobs_etime_reader_t *etime; /* event-time reads of measure_all; made on first use */
 };
 
 static int parse(const char *spec, hosted_t *jobs, int *n, char *why, size_t cap)
@@ -599,6 +600,12 @@ static void measure_all(job_host_t *h)
         m[i].version = v->version;
         ok[i] = jobs_progress_measure(base, v, 2000, &m[i].p, why, sizeof why) == 0;
         prev[i] = last_of(v);
+        /* One long-lived reader, one bounded fetch per partition per refresh;
+         * skipped while the offsets themselves are unreadable (broker down). */
+        if (ok[i] && !h->etime && jobs_etime_reader_new(base, &h->etime, why, sizeof why))
+            KP_WARN("job progress: event time unavailable: %s", why);
+        if (ok[i])
+            jobs_progress_event_time(h->etime, &m[i].p, JOBS_ETIME_WAIT_MS);
     }
     /* One JSON document per job name, and the gauges. */
     snap_job_t *jobs = kp_calloc(n ? (size_t)n : 1, sizeof *jobs);
@@ -644,6 +651,16 @@ static void measure_all(job_host_t *h)
         snprintf(ver, sizeof ver, "%d", m[i].version);
         prom_sample(&prom, "kappa_job_lag_records", (double)m[i].p.lag, "job", m[i].name,
                     "version", ver, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        /* No sample while unknown (nothing committed yet): absent, not 0. */
+        if (!ok[i] || m[i].p.event_time_lag_ms < 0)
+            continue;
+        char ver[16];
+        snprintf(ver, sizeof ver, "%d", m[i].version);
+        prom_sample(&prom, "kappa_job_event_time_lag_seconds",
+                    (double)m[i].p.event_time_lag_ms / 1000.0, "job", m[i].name, "version", ver,
+                    NULL);
     }
     kp_free(vs);
     kp_free(ps);
@@ -691,20 +708,40 @@ char *job_host_status_json(const char *name, size_t *len)
 
 void job_host_metrics(prom_buf_t *b)
 {
+    /* The samples are in family order (measure_all writes one family after
+     * the other), so each family is the text from its first sample to the
+     * next family's; a family without samples is left out. */
+    static const char *const fam[][2] = {
+        {"kappa_job_progress_ratio",
+         "Replay progress of a deployed job version: sum(current - start) / "
+         "sum(end - start) over its input partitions"},
+        {"kappa_job_lag_records",
+         "Records of a deployed job version's inputs not yet committed "
+         "(high watermark - committed offset, summed over partitions)"},
+        {"kappa_job_event_time_lag_seconds",
+         "Wall clock now - the timestamp of the last input record a deployed job version "
+         "has committed (max over its input partitions)"},
+    };
+    enum { NFAM = sizeof fam / sizeof fam[0] };
     pthread_mutex_lock(&snap_mu);
     if (snap_prom && *snap_prom) {
-        /* The samples are in family order: every progress line, then every lag line. */
-        const char *lag = strstr(snap_prom, "kappa_job_lag_records");
-        prom_family(b, "kappa_job_progress_ratio", "gauge",
-                    "Replay progress of a deployed job version: sum(current - start) / "
-                    "sum(end - start) over its input partitions");
-        prom_printf(b, "%.*s", (int)(lag ? lag - snap_prom : (long)strlen(snap_prom)),
-                    snap_prom);
-        prom_family(b, "kappa_job_lag_records", "gauge",
-                    "Records of a deployed job version's inputs not yet committed "
-                    "(high watermark - committed offset, summed over partitions)");
-        if (lag)
-            prom_printf(b, "%s", lag);
+        const char *at[NFAM + 1];
+        for (int i = 0; i < NFAM; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "%s{", fam[i][0]);
+            at[i] = strstr(snap_prom, key);
+        }
+        at[NFAM] = snap_prom + strlen(snap_prom);
+        for (int i = 0; i < NFAM; i++) {
+            if (!at[i])
+                continue;
+            const char *end = at[NFAM];
+            for (int k = i + 1; k < NFAM; k++)
+                if (at[k] && at[k] > at[i] && at[k] < end)
+                    end = at[k];
+            prom_family(b, fam[i][0], "gauge", fam[i][1]);
+            prom_printf(b, "%.*s", (int)(end - at[i]), at[i]);
+        }
     }
     pthread_mutex_unlock(&snap_mu);
 }
@@ -831,6 +868,7 @@ void job_host_stop(job_host_t *h)
     }
     pthread_mutex_destroy(&h->mu);
     jobs_follower_free(h->follower);
+    jobs_etime_reader_free(h->etime);
     jobs_registry_free(&h->reg);
     for (int i = 0; i < h->njobs; i++) {
         kp_free(h->jobs[i].params);

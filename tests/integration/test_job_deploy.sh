@@ -125,7 +125,7 @@ if [ "$got" == "$(printf 'q1 v1 100.0%% LIVE lag=0 records_per_sec=N eta=0s\nq1 
     pass "status --watch on a pipe: plain lines"
 else fail "status --watch on a pipe: plain lines" "$got"; fi
 # Human status: a row per partition and a total.
-got=$($K job status q1 -b "$BROKER" | awk '$2 == "(all)" {print $5, $10}')
+got=$($K job status q1 -b "$BROKER" | awk '$2 == "(all)" {print $5, $11}')
 if [ "$got" == "100.0% LIVE" ]; then pass "status table total row"; else fail "status table total row" "$got"; fi
 
 for _ in $(seq 1 150); do

@@ -13,6 +13,7 @@
 #include "test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 TEST(sha256_vectors)
@@ -168,6 +169,48 @@ TEST(phases)
     kp_free(v);
 }
 
+TEST(event_lag_format_and_json)
+{
+    static const struct { int64_t ms; const char *want; } cases[] = {
+        {-1, "-"}, {0, "0.0s"}, {3249, "3.2s"}, {59999, "60.0s"}, {60000, "1m00s"},
+        {250000, "4m10s"}, {3600000, "1h00m"}, {7500000, "2h05m"}, {86400000, "1d00h"},
+        {1047600000, "12d03h"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        jobs_fmt_event_lag(buf, sizeof buf, cases[i].ms);
+        CHECK(strcmp(buf, cases[i].want) == 0);
+    }
+    /* Unknown is null in the document; known is a number of milliseconds. */
+    jobs_version_t *v = sample_version();
+    jobs_part_progress_t parts[2] = {
+        {.topic = "n", .partition = 0, .event_time_ms = -1, .event_time_lag_ms = -1},
+        {.topic = "n", .partition = 1, .committed = true, .event_time_ms = 5,
+         .event_time_lag_ms = 1500},
+    };
+    jobs_progress_t p = {.nparts = 2, .parts = parts, .ratio = 1, .event_time_lag_ms = 1500};
+    jobs_registry_t r = {0};
+    jobs_version_t *vs[1] = {v};
+    char *doc = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&doc, &len);
+    CHECK(f != NULL);
+    jobs_status_json(f, v->name, &r, vs, &p, NULL, 1, 1000);
+    fclose(f);
+    CHECK(strstr(doc, "\"eta_sec\":0,\"event_time_lag_ms\":1500,\"partitions\"") != NULL);
+    CHECK(strstr(doc, "\"committed\":false,\"event_time_lag_ms\":null}") != NULL);
+    CHECK(strstr(doc, "\"committed\":true,\"event_time_lag_ms\":1500}") != NULL);
+    p.event_time_lag_ms = -1;
+    free(doc);
+    f = open_memstream(&doc, &len);
+    jobs_status_json(f, v->name, &r, vs, &p, NULL, 1, 1000);
+    fclose(f);
+    CHECK(strstr(doc, "\"event_time_lag_ms\":null,\"partitions\"") != NULL);
+    free(doc);
+    jobs_version_free(v);
+    kp_free(v);
+}
+
 TEST(stable_range_and_promoted)
 {
     jobs_version_t *v = sample_version(), back;
@@ -238,5 +281,6 @@ int main(void)
     RUN(registry_fold);
     RUN(phases);
     RUN(stable_range_and_promoted);
+    RUN(event_lag_format_and_json);
     return test_summary();
 }
