@@ -454,6 +454,7 @@ int cli_demo(int argc, char **argv)
                 d.plugin);
         return 1;
     }
+    /* mkdtemp replaces the trailing Xs with a unique suffix. */
     snprintf(d.dir, sizeof d.dir, "/tmp/kappa-demo-XXXXXX");
     if (!mkdtemp(d.dir)) {
         fprintf(stderr, "kappa demo: mkdtemp: %s\n", strerror(errno));

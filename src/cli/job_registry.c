@@ -998,47 +998,71 @@ out:
     return status;
 }
 
-static int job_promote(int argc, char **argv)
+/* The options `promote` and `retire` take besides the common ones; a NULL
+ * member is an option the command does not have. */
+typedef struct nv_opts {
+    long long *wait_ms;         /* --wait-ms MS */
+    long long *threshold;       /* --lag-threshold N */
+    bool *yes;                  /* --yes, -y */
+} nv_opts_t;
+
+/* Parse `NAME VERSION [options]`: 0 with *name and *version set, 1 after
+ * printing help, or an exit status after a usage error. */
+static int name_version_args(cli_common_t *c, int argc, char **argv, void (*usage)(FILE *),
+                             const nv_opts_t *o, const char **name, long long *version)
 {
-    cli_common_t c;
-    cli_common_init(&c, "kappa job promote");
     const char *pos[2];
     int npos = 0;
-    long long threshold = JOBS_CAUGHT_UP_LAG, wait_ms = 60000;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (cli_is_help(a)) {
-            promote_usage(stdout);
-            return 0;
+            usage(stdout);
+            return 1;
         }
-        int r = cli_common_flag(&c, argc, argv, &i);
+        int r = cli_common_flag(c, argc, argv, &i);
         if (r < 0)
             return CLI_EXIT_USAGE;
         if (r > 0)
             continue;
-        if (strcmp(a, "--lag-threshold") == 0 || strcmp(a, "--wait-ms") == 0) {
-            long long *dst = a[2] == 'l' ? &threshold : &wait_ms;
+        long long *num = strcmp(a, "--wait-ms") == 0         ? o->wait_ms
+                         : strcmp(a, "--lag-threshold") == 0 ? o->threshold
+                                                             : NULL;
+        if (num) {
             if (!val)
-                return cli_usage_error(&c, "%s needs a value", a);
-            if (cli_parse_i64(&c, a, val, dst))
+                return cli_usage_error(c, "%s needs a value", a);
+            if (cli_parse_i64(c, a, val, num))
                 return CLI_EXIT_USAGE;
-            if (*dst < 0)
-                return cli_usage_error(&c, "%s must not be negative", a);
+            if (*num < 0)
+                return cli_usage_error(c, "%s must not be negative", a);
             i++;
+        } else if (o->yes && (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0)) {
+            *o->yes = true;
         } else if (a[0] == '-') {
-            return cli_usage_error(&c, "unknown option %s (see --help)", a);
+            return cli_usage_error(c, "unknown option %s (see --help)", a);
         } else if (npos == 2) {
-            return cli_usage_error(&c, "unexpected argument '%s' (see --help)", a);
+            return cli_usage_error(c, "unexpected argument '%s' (see --help)", a);
         } else {
             pos[npos++] = a;
         }
     }
     if (npos != 2)
-        return cli_usage_error(&c, "NAME and VERSION are required (see --help)");
-    long long version;
-    if (cli_parse_i64(&c, "VERSION", pos[1], &version))
+        return cli_usage_error(c, "NAME and VERSION are required (see --help)");
+    if (cli_parse_i64(c, "VERSION", pos[1], version))
         return CLI_EXIT_USAGE;
-    const char *name = pos[0];
+    *name = pos[0];
+    return 0;
+}
+
+static int job_promote(int argc, char **argv)
+{
+    cli_common_t c;
+    cli_common_init(&c, "kappa job promote");
+    long long threshold = JOBS_CAUGHT_UP_LAG, wait_ms = 60000, version;
+    const char *name;
+    nv_opts_t nv = {.wait_ms = &wait_ms, .threshold = &threshold};
+    int argr = name_version_args(&c, argc, argv, promote_usage, &nv, &name, &version);
+    if (argr)
+        return argr == 1 ? 0 : argr;
     jobs_registry_t reg = {0};
     rd_kafka_t *admin = NULL, *pk = NULL;
     int r = load_registry(&c, &reg, &admin);
@@ -1229,43 +1253,13 @@ static int job_retire(int argc, char **argv)
 {
     cli_common_t c;
     cli_common_init(&c, "kappa job retire");
-    const char *pos[2];
-    int npos = 0;
     bool yes = false;
-    long long wait_ms = 60000;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            retire_usage(stdout);
-            return 0;
-        }
-        int r = cli_common_flag(&c, argc, argv, &i);
-        if (r < 0)
-            return CLI_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (strcmp(a, "--yes") == 0 || strcmp(a, "-y") == 0) {
-            yes = true;
-        } else if (strcmp(a, "--wait-ms") == 0) {
-            if (!val)
-                return cli_usage_error(&c, "%s needs a value", a);
-            if (cli_parse_i64(&c, a, val, &wait_ms))
-                return CLI_EXIT_USAGE;
-            i++;
-        } else if (a[0] == '-') {
-            return cli_usage_error(&c, "unknown option %s (see --help)", a);
-        } else if (npos == 2) {
-            return cli_usage_error(&c, "unexpected argument '%s' (see --help)", a);
-        } else {
-            pos[npos++] = a;
-        }
-    }
-    if (npos != 2)
-        return cli_usage_error(&c, "NAME and VERSION are required (see --help)");
-    long long version;
-    if (cli_parse_i64(&c, "VERSION", pos[1], &version))
-        return CLI_EXIT_USAGE;
-    const char *name = pos[0];
+    long long wait_ms = 60000, version;
+    const char *name;
+    nv_opts_t nv = {.wait_ms = &wait_ms, .yes = &yes};
+    int argr = name_version_args(&c, argc, argv, retire_usage, &nv, &name, &version);
+    if (argr)
+        return argr == 1 ? 0 : argr;
     if (!yes && !isatty(STDIN_FILENO))
         return cli_usage_error(&c, "retiring %s version %lld deletes its outputs, state and "
                                    "groups: pass --yes to confirm without a terminal",
